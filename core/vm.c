@@ -1,0 +1,369 @@
+/* core/vm.c — the VM: builds its managers from the config tree, runs the state machine, and carries
+ * out requests on its control thread (so a device asking for power-off from a vCPU never waits for
+ * its own vCPU to stop).
+ *
+ * Config keys read here: RamSize (bytes), CPUCount, Verbosity, NoReboot; Kernel/{Path, Cmdline, Flat,
+ * LoadAddr, Mode}; Devices/... (PDM). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../pdm/pdm.h"
+#include "cfgm.h"
+#include "em.h"
+#include "err.h"
+#include "hm.h"
+#include "loader/loader.h"
+#include "pgm.h"
+#include "tm.h"
+#include "vm.h"
+
+#define VM_MAX_CPUS 64
+
+enum { REQ_RESET = 1u << 0, REQ_POWER_OFF = 1u << 1, REQ_PAUSE = 1u << 2, REQ_RESUME = 1u << 3 };
+
+struct vm {
+    struct cfgm_node *root;
+    struct pdm *pdm;
+    struct pgm *pgm;
+    struct tm_mgr *tm;
+    struct hm *hm;
+    struct em *em;
+    unsigned ncpus;
+    int verbosity;
+    bool no_reboot;
+    struct loader_request kernel;
+    bool devices_constructed;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int state;
+    unsigned pending;
+    int poweroff_status;
+    int exit_status;
+    char failure[512];
+    bool failed;
+    pthread_t control;
+    bool control_started;
+};
+
+/* Reads the kernel request from Kernel/. */
+static int vm_read_kernel(struct vm *vm)
+{
+    struct cfgm_node *k = cfgm_child(vm->root, "Kernel");
+    if (!k || cfgm_get_string(k, "Path", &vm->kernel.path) < 0)
+        return modvm_err_set(-EINVAL, "no guest to run: give --kernel FILE");
+    if (cfgm_get_string(k, "Cmdline", &vm->kernel.cmdline) < 0)
+        vm->kernel.cmdline = NULL;
+    bool flat = false;
+    cfgm_get_bool(k, "Flat", &flat);
+    vm->kernel.flat = flat;
+    if (flat) {
+        const char *mode = "prot32";
+        cfgm_get_uint(k, "LoadAddr", &vm->kernel.load_addr);
+        cfgm_get_string(k, "Mode", &mode);
+        vm->kernel.flat_mode = strcmp(mode, "real") == 0 ? BOOT_MODE_REAL : BOOT_MODE_PROT32;
+    }
+    return 0;
+}
+
+/* Loads the kernel and puts every CPU in its start state (power-on and every reset). */
+static int vm_load_and_reset_cpus(struct vm *vm)
+{
+    struct boot_state boot;
+    int rc = loader_load(vm->pgm, &vm->kernel, &boot);
+    return rc < 0 ? rc : hm_reset(vm->hm, &boot);
+}
+
+/* Reads the machine keys; bad values give one clear line. */
+static int vm_read_machine(struct vm *vm, uint64_t *ram)
+{
+    uint64_t cpus = 1, verbosity = 0;
+    if (cfgm_get_uint(vm->root, "RamSize", ram) < 0)
+        *ram = 128ull << 20;
+    cfgm_get_uint(vm->root, "CPUCount", &cpus);
+    cfgm_get_uint(vm->root, "Verbosity", &verbosity);
+    cfgm_get_bool(vm->root, "NoReboot", &vm->no_reboot);
+    if (cpus < 1 || cpus > VM_MAX_CPUS)
+        return modvm_err_set(-EINVAL, "--cpus must be between 1 and %d, got %llu", VM_MAX_CPUS,
+                             (unsigned long long)cpus);
+    if (*ram < (1ull << 20) || (*ram & 0xfffff))
+        return modvm_err_set(-EINVAL, "--memory must be a whole number of MiB, at least 1, got %llu bytes",
+                             (unsigned long long)*ram);
+    vm->ncpus = (unsigned)cpus;
+    vm->verbosity = (int)verbosity;
+    return 0;
+}
+
+int vm_create(struct cfgm_node *root, struct pdm *pdm, struct vm **out)
+{
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return -ENOMEM;
+    vm->root = root;
+    vm->pdm = pdm;
+    vm->state = MODVM_VM_STATE_CREATED;
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_cond_init(&vm->cond, NULL);
+    uint64_t ram = 0;
+    int rc = vm_read_machine(vm, &ram);
+    if (rc == 0)
+        rc = vm_read_kernel(vm);
+    if (rc == 0 && (rc = pgm_create(ram, &vm->pgm)) < 0)
+        modvm_err_set(rc, "cannot reserve %llu MiB of guest memory: %s", (unsigned long long)(ram >> 20),
+                      strerror(-rc));
+    if (rc == 0 && (rc = tm_create(&vm->tm)) < 0)
+        modvm_err_set(rc, "cannot set up timers: %s", strerror(-rc));
+    if (rc == 0)
+        rc = hm_create(vm->pgm, vm->ncpus, &vm->hm);
+    if (rc == 0)
+        rc = em_create(vm, vm->hm, vm->ncpus, &vm->em);
+    if (rc == 0) {
+        rc = pdm_devices_construct(pdm, vm, cfgm_child(root, "Devices"));
+        vm->devices_constructed = rc == 0;
+    }
+    if (rc == 0)
+        rc = vm_load_and_reset_cpus(vm);
+    if (rc < 0) {
+        char saved[512];
+        snprintf(saved, sizeof(saved), "%s", modvm_err_get());
+        vm_destroy(vm);
+        return modvm_err_set(rc, "%s", saved);
+    }
+    *out = vm;
+    return 0;
+}
+
+/* Sets the state and wakes whoever waits for it (vm->lock held). */
+static void vm_set_state_locked(struct vm *vm, int state)
+{
+    vm->state = state;
+    pthread_cond_broadcast(&vm->cond);
+}
+
+/* Carries out one request with every vCPU stopped. Returns false once the VM is off. */
+static bool vm_do_request(struct vm *vm, unsigned req)
+{
+    int state = vm_state(vm);
+    if (req & REQ_POWER_OFF) {
+        em_pause(vm->em);
+        tm_pause_virtual(vm->tm);
+        pdm_devices_notify(vm->pdm, PDM_NOTIFY_POWER_OFF);
+        pthread_mutex_lock(&vm->lock);
+        vm->exit_status = vm->failed ? 1 : vm->poweroff_status;
+        vm_set_state_locked(vm, MODVM_VM_STATE_OFF);
+        pthread_mutex_unlock(&vm->lock);
+        return false;
+    }
+    if (req & REQ_RESET) {
+        if (vm->no_reboot) {
+            vm_request(vm, MODVM_VM_REQ_POWER_OFF, 0);
+            return true;
+        }
+        em_pause(vm->em);
+        pdm_devices_notify(vm->pdm, PDM_NOTIFY_RESET);
+        if (vm_load_and_reset_cpus(vm) < 0) {
+            vm_fail(vm, "reset failed: %s", modvm_err_get());
+            return true;
+        }
+        if (state == MODVM_VM_STATE_RUNNING)
+            em_resume(vm->em);
+    }
+    if ((req & REQ_PAUSE) && state == MODVM_VM_STATE_RUNNING) {
+        em_pause(vm->em);
+        tm_pause_virtual(vm->tm);
+        pdm_devices_notify(vm->pdm, PDM_NOTIFY_SUSPEND);
+        pthread_mutex_lock(&vm->lock);
+        vm_set_state_locked(vm, MODVM_VM_STATE_PAUSED);
+        pthread_mutex_unlock(&vm->lock);
+    } else if ((req & REQ_RESUME) && state == MODVM_VM_STATE_PAUSED) {
+        pdm_devices_notify(vm->pdm, PDM_NOTIFY_RESUME);
+        tm_resume_virtual(vm->tm);
+        pthread_mutex_lock(&vm->lock);
+        vm_set_state_locked(vm, MODVM_VM_STATE_RUNNING);
+        pthread_mutex_unlock(&vm->lock);
+        em_resume(vm->em);
+    }
+    return true;
+}
+
+/* The control thread: takes requests in the order power-off, reset, pause, resume. */
+static void *vm_control_thread(void *arg)
+{
+    struct vm *vm = arg;
+    for (;;) {
+        pthread_mutex_lock(&vm->lock);
+        while (!vm->pending)
+            pthread_cond_wait(&vm->cond, &vm->lock);
+        unsigned req = vm->pending;
+        unsigned first = req & REQ_POWER_OFF ? REQ_POWER_OFF : req & REQ_RESET ? REQ_RESET : req;
+        vm->pending &= ~first;
+        pthread_mutex_unlock(&vm->lock);
+        if (!vm_do_request(vm, first))
+            break;
+    }
+    return NULL;
+}
+
+int vm_power_on(struct vm *vm)
+{
+    int rc = tm_start(vm->tm);
+    if (rc < 0)
+        return modvm_err_set(rc, "cannot start the I/O thread: %s", strerror(-rc));
+    rc = pthread_create(&vm->control, NULL, vm_control_thread, vm);
+    if (rc)
+        return modvm_err_set(-rc, "cannot start the VM control thread: %s", strerror(rc));
+    vm->control_started = true;
+    pthread_mutex_lock(&vm->lock);
+    vm_set_state_locked(vm, MODVM_VM_STATE_RUNNING);
+    pthread_mutex_unlock(&vm->lock);
+    tm_resume_virtual(vm->tm);
+    return em_start(vm->em);
+}
+
+void vm_destroy(struct vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->control_started) {
+        vm_request(vm, MODVM_VM_REQ_POWER_OFF, 0);
+        pthread_join(vm->control, NULL);
+    }
+    em_destroy(vm->em);
+    if (vm->tm)
+        tm_stop(vm->tm);
+    if (vm->devices_constructed)
+        pdm_devices_destruct(vm->pdm);
+    hm_destroy(vm->hm);
+    tm_destroy(vm->tm);
+    pgm_destroy(vm->pgm);
+    pthread_cond_destroy(&vm->cond);
+    pthread_mutex_destroy(&vm->lock);
+    free(vm);
+}
+
+int vm_request(struct vm *vm, enum modvm_vm_request req, int status)
+{
+    unsigned bit = req == MODVM_VM_REQ_RESET       ? REQ_RESET
+                   : req == MODVM_VM_REQ_POWER_OFF ? REQ_POWER_OFF
+                   : req == MODVM_VM_REQ_PAUSE     ? REQ_PAUSE
+                   : req == MODVM_VM_REQ_RESUME    ? REQ_RESUME
+                                                   : 0;
+    if (!bit)
+        return -EINVAL;
+    pthread_mutex_lock(&vm->lock);
+    if (bit == REQ_POWER_OFF && !(vm->pending & REQ_POWER_OFF))
+        vm->poweroff_status = status;
+    if (bit == REQ_PAUSE)
+        vm->pending &= ~REQ_RESUME;
+    if (bit == REQ_RESUME)
+        vm->pending &= ~REQ_PAUSE;
+    vm->pending |= bit;
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+    return 0;
+}
+
+int vm_state(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int s = vm->state;
+    pthread_mutex_unlock(&vm->lock);
+    return s;
+}
+
+int vm_wait_state(struct vm *vm, int seen, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    if (timeout_ms >= 0) {
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&vm->lock);
+    while (vm->state == seen) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&vm->cond, &vm->lock);
+        else if (pthread_cond_timedwait(&vm->cond, &vm->lock, &deadline) == ETIMEDOUT)
+            break;
+    }
+    int s = vm->state;
+    pthread_mutex_unlock(&vm->lock);
+    return s;
+}
+
+int vm_exit_status(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int s = vm->failed ? 1 : vm->exit_status;
+    pthread_mutex_unlock(&vm->lock);
+    return s;
+}
+
+const char *vm_failure(struct vm *vm)
+{
+    return vm->failed ? vm->failure : NULL;
+}
+
+void vm_fail(struct vm *vm, const char *fmt, ...)
+{
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(vm->failure, sizeof(vm->failure), fmt, ap);
+        va_end(ap);
+        vm->failed = true;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    vm_request(vm, MODVM_VM_REQ_POWER_OFF, 1);
+}
+
+struct pgm *vm_pgm(struct vm *vm)
+{
+    return vm->pgm;
+}
+
+struct tm_mgr *vm_tm(struct vm *vm)
+{
+    return vm->tm;
+}
+
+int vm_query(struct vm *vm, enum modvm_vm_fact fact, uint64_t *out)
+{
+    switch (fact) {
+    case MODVM_VM_FACT_CPU_COUNT:
+        *out = vm->ncpus;
+        return 0;
+    case MODVM_VM_FACT_RAM_SIZE:
+        *out = pgm_ram_size(vm->pgm);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int vm_irq_set(struct vm *vm, uint32_t gsi, int level)
+{
+    if (level == MODVM_IRQ_PULSE) {
+        int rc = hm_irq_set(vm->hm, gsi, 1);
+        return rc < 0 ? rc : hm_irq_set(vm->hm, gsi, 0);
+    }
+    return hm_irq_set(vm->hm, gsi, level ? 1 : 0);
+}
+
+int vm_msi_send(struct vm *vm, uint64_t address, uint32_t data)
+{
+    return hm_msi_send(vm->hm, address, data);
+}
+
+int vm_verbosity(struct vm *vm)
+{
+    return vm->verbosity;
+}

@@ -1,0 +1,150 @@
+/* devharness.h — runs a real modvm device plugin without a VM, for unit tests.
+ *
+ * Spec: the modvm plugin ABI, sdk/include/modvm/{plugin,pdm,drv,cfg,ssm}.h (STYLE.md point 12).
+ *
+ * The harness loads a plugin .so the way the core does (dlopen RTLD_NOW|RTLD_LOCAL, the one
+ * exported descriptor, version checks, register_types through a recording registrar), constructs one
+ * device instance of a registered type with options given as "key=value" strings, and implements
+ * every function of struct modvm_dev_hlp for tests:
+ *   - port I/O and MMIO ranges in a table; devharness_pio_* / devharness_mmio_* dispatch guest
+ *     accesses with range-relative offsets, splitting widths the range does not allow into bytes as
+ *     pdm.h documents;
+ *   - IRQ lines: the current level of each GSI and a count of rising edges; MSIs counted;
+ *   - timers on a manual clock (the virtual and host clocks are the same manual clock here):
+ *     devharness_advance_ns() fires due timers in expiry order;
+ *   - DMA over a small test RAM at guest-physical 0, bounds-checked;
+ *   - config reads over the option strings, parsed with the schema's types, ranges and defaults;
+ *   - a built-in char driver (MODVM_IFACE_CHAR) at LUN 0 that captures output and feeds input with
+ *     flow control;
+ *   - saved state over a growable memory buffer (put/get with the sticky-failure rule of ssm.h);
+ *   - set_error/guest_error/log/vm_request/vm_query recorded.
+ * One harness = one plugin handle + at most one device instance; open the same .so twice for two
+ * instances (e.g. save in one, load in another). Single-threaded: no device locks are needed.
+ *
+ * ABI misuse by the plugin that a core would treat as a host-side bug (a stale handle, ssm_put
+ * outside save) is reported on stderr and aborts the test program. */
+#ifndef MODVM_TESTS_DEVHARNESS_H
+#define MODVM_TESTS_DEVHARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <modvm/pdm.h>
+#include <modvm/plugin.h>
+
+struct devharness;
+
+/* ---- plugin and device lifecycle ---------------------------------------------------------------- */
+
+/* Loads the plugin at `path`, checks its descriptor and runs its register_types. Returns NULL and
+ * prints one line on stderr when any of that fails. */
+struct devharness *devharness_open(const char *path);
+/* Destructs the device (if any), frees everything and unloads the plugin. NULL is ignored. */
+void devharness_close(struct devharness *h);
+
+/* The loaded plugin's descriptor. */
+const struct modvm_plugin_desc *devharness_plugin(struct devharness *h);
+/* A registered device type by name, or NULL. */
+const struct modvm_devreg *devharness_devreg(struct devharness *h, const char *type);
+/* How many device / driver / frontend registrations the plugin made. */
+unsigned devharness_device_types(struct devharness *h);
+unsigned devharness_driver_types(struct devharness *h);
+unsigned devharness_ui_types(struct devharness *h);
+
+/* Before construct: whether the test char driver is configured at LUN 0 (default: yes). Without
+ * it, driver_attach answers -ENOENT as for a device with nothing attached. */
+void devharness_set_char_driver(struct devharness *h, bool present);
+/* Before construct: the size of the test RAM at guest-physical 0 (default 64 KiB). */
+void devharness_set_ram_size(struct devharness *h, size_t size);
+
+/* Validates `options` (a NULL-terminated array of "key=value" strings, or NULL) against the type's
+ * schema as the core does, then constructs instance `instance` of `type`. Returns 0 or the negative
+ * errno; on failure the message is in devharness_last_error() and destruct has already run (the
+ * core always calls it). */
+int devharness_construct(struct devharness *h, const char *type, uint32_t instance, const char *const *options);
+/* The constructed device (NULL before construct / after destruct). */
+struct modvm_dev *devharness_dev(struct devharness *h);
+/* Calls destruct and frees the instance. Returns how many port/MMIO ranges, timers and fd watches
+ * the device left behind (they are freed by the harness). */
+unsigned devharness_destruct(struct devharness *h);
+/* Calls the device's reset / suspend / resume / power-off callback (if it has one). */
+void devharness_reset(struct devharness *h);
+void devharness_suspend(struct devharness *h);
+void devharness_resume(struct devharness *h);
+void devharness_power_off(struct devharness *h);
+
+/* Runs the device's save callback; on success *buf (free() it) holds *len bytes of unit data. */
+int devharness_save(struct devharness *h, uint8_t **buf, size_t *len);
+/* Runs the device's load callback over a copy of `buf` with unit version `version`. A load that
+ * returns 0 but leaves bytes unread fails with -EINVAL, as the core would. */
+int devharness_load(struct devharness *h, const uint8_t *buf, size_t len, uint32_t version);
+
+/* ---- guest accesses ----------------------------------------------------------------------------- */
+
+/* A guest port access of `size` 1, 2 or 4 bytes. Unclaimed ports read all ones, writes vanish. */
+void devharness_pio_out(struct devharness *h, uint16_t port, uint32_t value, unsigned size);
+uint32_t devharness_pio_in(struct devharness *h, uint16_t port, unsigned size);
+/* A guest MMIO access of `size` 1, 2, 4 or 8 bytes. */
+void devharness_mmio_write(struct devharness *h, uint64_t gpa, uint64_t value, unsigned size);
+uint64_t devharness_mmio_read(struct devharness *h, uint64_t gpa, unsigned size);
+/* True when a mapped port range / MMIO region covers the address. */
+bool devharness_pio_mapped(struct devharness *h, uint16_t port);
+bool devharness_mmio_mapped(struct devharness *h, uint64_t gpa);
+
+/* ---- interrupts, time, memory ------------------------------------------------------------------- */
+
+/* The current level (0/1) of interrupt line `gsi` and how many times it went from 0 to 1 (a
+ * MODVM_IRQ_PULSE counts once and leaves the line at 0). */
+int devharness_irq_level(struct devharness *h, uint32_t gsi);
+unsigned devharness_irq_raises(struct devharness *h, uint32_t gsi);
+/* How many MSIs were sent, and the last one's address/data (either pointer may be NULL). */
+unsigned devharness_msi_count(struct devharness *h, uint64_t *address, uint32_t *data);
+
+/* The manual clock, starting at 1 s. */
+uint64_t devharness_now_ns(struct devharness *h);
+/* Moves the clock forward by `ns`, firing every timer that falls due, in expiry order (timers armed
+ * during a callback fire too if they fall due within the window). */
+void devharness_advance_ns(struct devharness *h, uint64_t ns);
+/* How many timers are armed now. */
+unsigned devharness_timers_armed(struct devharness *h);
+
+/* The test RAM (at guest-physical 0) and its size. */
+uint8_t *devharness_ram(struct devharness *h, size_t *size);
+
+/* ---- the test char driver (LUN 0) --------------------------------------------------------------- */
+
+/* Everything the device wrote to its char driver so far. */
+const uint8_t *devharness_char_output(struct devharness *h, size_t *len);
+/* Forgets the captured output. */
+void devharness_char_clear_output(struct devharness *h);
+/* Queues input and delivers as much as the device's can_receive() allows; the rest stays queued
+ * until the device calls receive_ready. */
+void devharness_char_input(struct devharness *h, const uint8_t *bytes, size_t len);
+/* Delivers bytes ignoring can_receive(): a driver breaking the contract, for robustness tests. */
+void devharness_char_input_raw(struct devharness *h, const uint8_t *bytes, size_t len);
+/* Bytes still queued for the device, and how often it called receive_ready. */
+size_t devharness_char_pending(struct devharness *h);
+unsigned devharness_char_ready_calls(struct devharness *h);
+/* Whether the device attached the test char driver. */
+bool devharness_char_attached(struct devharness *h);
+
+/* ---- fd watches --------------------------------------------------------------------------------- */
+
+/* Calls every watch on `fd` whose events match (hang-up always matches). Returns how many ran. */
+unsigned devharness_fd_fire(struct devharness *h, int fd, uint32_t events);
+
+/* ---- messages ----------------------------------------------------------------------------------- */
+
+/* The last message given to set_error (or by the harness's own option checks); "" when none. */
+const char *devharness_last_error(struct devharness *h);
+/* Forgets the last error. */
+void devharness_clear_error(struct devharness *h);
+/* Guest errors reported by the device, plus accesses the bus refused (pdm.h's disallowed widths). */
+unsigned devharness_guest_errors(struct devharness *h);
+/* The last guest error message; "" when none. */
+const char *devharness_last_guest_error(struct devharness *h);
+/* VM requests made, and the last one (either pointer may be NULL). */
+unsigned devharness_vm_requests(struct devharness *h, enum modvm_vm_request *last, int *status);
+
+#endif
