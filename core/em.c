@@ -159,12 +159,19 @@ static unsigned em_started(const struct em *em)
     return n;
 }
 
-void em_pause(struct em *em)
+void em_request_pause(struct em *em)
 {
     pthread_mutex_lock(&em->lock);
     if (em->want == EM_RUN)
         em->want = EM_PAUSE;
     em_kick_all(em);
+    pthread_mutex_unlock(&em->lock);
+}
+
+void em_pause(struct em *em)
+{
+    em_request_pause(em);
+    pthread_mutex_lock(&em->lock);
     while (em->parked < em_started(em))
         pthread_cond_wait(&em->cond, &em->lock);
     pthread_mutex_unlock(&em->lock);

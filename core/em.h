@@ -11,6 +11,9 @@ struct vm;
 int em_create(struct vm *vm, struct hm *hm, unsigned ncpus, struct em **out);
 /** Starts one thread per vCPU, running. */
 int em_start(struct em *em);
+/** Makes every vCPU leave the guest and park as soon as it can, without waiting (safe from a vCPU
+ * thread: a device asking for power-off stops its own vCPU before the next guest instruction). */
+void em_request_pause(struct em *em);
 /** Stops every vCPU and returns once all of them are parked outside the guest. */
 void em_pause(struct em *em);
 /** Lets parked vCPUs run again. */

@@ -263,7 +263,12 @@ int vm_request(struct vm *vm, enum modvm_vm_request req, int status)
         vm->pending &= ~REQ_PAUSE;
     vm->pending |= bit;
     pthread_cond_broadcast(&vm->cond);
+    bool stop_now = bit != REQ_RESUME && vm->em && vm->state == MODVM_VM_STATE_RUNNING;
     pthread_mutex_unlock(&vm->lock);
+    /* Stop the guest before its next instruction, as hardware would: the control thread then finds
+     * every vCPU parked. */
+    if (stop_now)
+        em_request_pause(vm->em);
     return 0;
 }
 

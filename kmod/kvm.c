@@ -31,7 +31,6 @@ struct kmod_kvm {
     bool has_irqchip;           /* kmod_kvm_create_irqchip succeeded */
     bool has_pit;               /* kmod_kvm_create_pit succeeded */
     struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, fetched once, patched per vCPU */
-    struct kvm_msr_list *msrs;  /* KVM_GET_MSR_INDEX_LIST, fetched once (vCPU reset) */
 };
 
 struct kmod_vcpu {
@@ -131,29 +130,6 @@ static int kvm_create_vm(struct kmod_kvm *kvm, char *err, size_t errlen)
     return rc;
 }
 
-/* The MSRs KVM can save and restore (KVM_GET_MSR_INDEX_LIST), asked once per VM while it is opened so
- * vCPU threads never race to fill it; a vCPU reset writes only MSRs named here. */
-static int kvm_fetch_msr_list(struct kmod_kvm *kvm)
-{
-    struct kvm_msr_list probe = { .nmsrs = 0 };
-    int rc = kvm_ioctl(kvm->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe);
-    if (rc < 0 && rc != -E2BIG)
-        return rc;
-    /* A little headroom; KVM answers E2BIG again if the list still does not fit. */
-    uint32_t n = probe.nmsrs + 16;
-    struct kvm_msr_list *l = calloc(1, sizeof(*l) + n * sizeof(l->indices[0]));
-    if (!l)
-        return -ENOMEM;
-    l->nmsrs = n;
-    rc = kvm_ioctl(kvm->sys_fd, KVM_GET_MSR_INDEX_LIST, l);
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    kvm->msrs = l;
-    return 0;
-}
-
 static int kvm_query_limits(struct kmod_kvm *kvm, char *err, size_t errlen)
 {
     if (!kvm_check_cap(kvm->sys_fd, KVM_CAP_USER_MEMORY)) {
@@ -169,11 +145,6 @@ static int kvm_query_limits(struct kmod_kvm *kvm, char *err, size_t errlen)
     kvm->run_size = (size_t)sz;
     kvm->readonly_mem = kvm_check_cap(kvm->sys_fd, KVM_CAP_READONLY_MEM) > 0;
     kvm->immediate_exit = kvm_check_cap(kvm->sys_fd, KVM_CAP_IMMEDIATE_EXIT) > 0;
-    int rc = kvm_fetch_msr_list(kvm);
-    if (rc) {
-        kvm_seterr(err, errlen, "KVM_GET_MSR_INDEX_LIST failed: %s", strerror(-rc));
-        return rc;
-    }
     return 0;
 }
 
@@ -220,7 +191,6 @@ void kmod_kvm_close(struct kmod_kvm *kvm)
     if (kvm->sys_fd >= 0)
         close(kvm->sys_fd);
     free(kvm->cpuid);
-    free(kvm->msrs);
     free(kvm);
 }
 
@@ -253,10 +223,12 @@ int kmod_kvm_create_irqchip(struct kmod_kvm *kvm)
     return 0;
 }
 
-/* Creates the in-kernel i8254 PIT (speaker port left to userspace: flags 0). */
+/* Creates the in-kernel i8254 PIT with the speaker port (0x61). */
 int kmod_kvm_create_pit(struct kmod_kvm *kvm)
 {
-    struct kvm_pit_config cfg = { .flags = 0 };
+    /* The speaker port 0x61 (PIT channel 2 gate and output) in the kernel too: Linux calibrates the
+     * TSC with it. Without this flag KVM leaves port 0x61 to userspace. */
+    struct kvm_pit_config cfg = { .flags = KVM_PIT_SPEAKER_DUMMY };
     int rc = kvm_ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &cfg);
     if (rc < 0)
         return rc;
@@ -717,11 +689,12 @@ static int vcpu_reset_lapic(struct kmod_vcpu *vcpu, bool bsp)
     return rc < 0 ? rc : 0;
 }
 
-/* MSRs a guest leaves behind that must not survive a reset. `required` ones are written always;
- * the others only if KVM lists them (KVM_GET_MSR_INDEX_LIST), and a refusal is skipped (e.g. KVM
- * refuses MSR_KVM_STEAL_TIME on hosts without scheduler statistics). The paravirtual ones matter
- * most: left enabled, KVM keeps writing kvmclock, steal-time and async-PF data into guest memory
- * that the rebooted guest uses for something else. */
+/* MSRs a guest leaves behind that must not survive a reset. All are written; KVM_SET_MSRS stops at
+ * the first MSR KVM refuses, and a refused one that is not `required` is skipped (e.g. MSR_KVM_*
+ * on a kernel without that feature). KVM_GET_MSR_INDEX_LIST is no filter: it can leave out MSRs
+ * KVM still holds state for (TSC_AUX when the host lacks RDTSCP). The paravirtual ones matter most:
+ * left enabled, KVM keeps writing kvmclock, steal-time and async-PF data into guest memory that
+ * the rebooted guest uses for something else. */
 struct msr_reset {
     uint32_t index;
     uint64_t value;
@@ -750,14 +723,6 @@ static const struct msr_reset vcpu_msr_resets[] = {
 };
 
 #define VCPU_RESET_NMSRS (1 + sizeof(vcpu_msr_resets) / sizeof(vcpu_msr_resets[0]))
-
-static bool kvm_lists_msr(const struct kmod_kvm *kvm, uint32_t index)
-{
-    for (uint32_t i = 0; kvm->msrs && i < kvm->msrs->nmsrs; i++)
-        if (kvm->msrs->indices[i] == index)
-            return true;
-    return false;
-}
 
 /* Writes entries[0..n) with KVM_SET_MSRS, which stops at the first MSR KVM refuses: such an entry
  * is skipped unless it is required. */
@@ -800,8 +765,6 @@ static int vcpu_reset_msrs(struct kmod_vcpu *vcpu, bool bsp)
     required[n++] = true;
     for (size_t i = 0; i < VCPU_RESET_NMSRS - 1; i++) {
         const struct msr_reset *r = &vcpu_msr_resets[i];
-        if (!r->required && !kvm_lists_msr(vcpu->kvm, r->index))
-            continue;
         e[n].index = r->index;
         e[n].data = r->value;
         required[n++] = r->required;

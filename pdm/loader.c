@@ -190,7 +190,8 @@ static int pdm_collect(const char *dir, bool recursive, char ***paths, size_t *n
             free(p);
     }
     closedir(d);
-    qsort(local, nlocal, sizeof(*local), pdm_cmp_str);
+    if (nlocal)
+        qsort(local, nlocal, sizeof(*local), pdm_cmp_str);
     for (size_t i = 0; i < nlocal; i++) {
         struct stat st;
         if (rc == 0 && stat(local[i], &st) == 0 && S_ISDIR(st.st_mode)) {

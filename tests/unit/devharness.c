@@ -128,6 +128,9 @@ struct devharness {
     char last_error[HARNESS_MSG_LEN];
     char last_guest_error[HARNESS_MSG_LEN];
     unsigned guest_errors;
+    unsigned leaks;
+    char fail_name[32];
+    int fail_rc;
     unsigned vm_requests;
     enum modvm_vm_request last_request;
     int last_status;
@@ -166,6 +169,15 @@ static int harness_error(struct devharness *h, int rc, const char *fmt, ...)
     if (h->verbose)
         fprintf(stderr, "devharness: error: %s\n", h->last_error);
     return rc;
+}
+
+/* The injected failure for helper `name` (consumed), or 0. */
+static int harness_injected(struct devharness *h, const char *name)
+{
+    if (!h->fail_name[0] || strcmp(h->fail_name, name) != 0)
+        return 0;
+    h->fail_name[0] = '\0';
+    return h->fail_rc;
 }
 
 /* Mask of the low `size` bytes. */
@@ -362,7 +374,10 @@ static int hlp_pio_create(struct modvm_dev *dev, uint32_t count, const struct mo
                           const char *desc, modvm_pio_handle *out)
 {
     struct devharness *h = harness_of(dev);
+    int rc = harness_injected(h, "pio_create");
     (void)desc;
+    if (rc)
+        return rc;
     if (count == 0 || count > 0x10000 || !ops || !MODVM_VERSION_ARE_COMPATIBLE(MODVM_PIO_OPS_VERSION, ops->version) ||
         (ops->sizes & ~MODVM_IO_SIZE_ANY) || !(ops->sizes & (MODVM_IO_SIZE_1 | MODVM_IO_SIZE_2 | MODVM_IO_SIZE_4)))
         return -EINVAL;
@@ -388,6 +403,9 @@ static int hlp_pio_map(struct modvm_dev *dev, modvm_pio_handle hd, uint16_t base
 {
     struct devharness *h = harness_of(dev);
     struct modvm_pio_region_ *r = harness_pio_check(h, hd);
+    int rc = harness_injected(h, "pio_map");
+    if (rc)
+        return rc;
     if ((uint32_t)base + r->count > 0x10000)
         return -EINVAL;
     if (r->mapped)
@@ -433,7 +451,10 @@ static int hlp_mmio_create(struct modvm_dev *dev, uint64_t size, const struct mo
                            const char *desc, modvm_mmio_handle *out)
 {
     struct devharness *h = harness_of(dev);
+    int rc = harness_injected(h, "mmio_create");
     (void)desc;
+    if (rc)
+        return rc;
     if (size == 0 || !ops || !MODVM_VERSION_ARE_COMPATIBLE(MODVM_MMIO_OPS_VERSION, ops->version) ||
         (ops->sizes & ~MODVM_IO_SIZE_ANY) || !ops->sizes)
         return -EINVAL;
@@ -453,6 +474,9 @@ static int hlp_mmio_map(struct modvm_dev *dev, modvm_mmio_handle hd, uint64_t gp
 {
     struct devharness *h = harness_of(dev);
     struct modvm_mmio_region_ *r = harness_mmio_check(h, hd);
+    int rc = harness_injected(h, "mmio_map");
+    if (rc)
+        return rc;
     if (gpa + r->size < gpa || harness_overlap(gpa, r->size, 0, h->ram_size))
         return -EINVAL;
     if (r->mapped)
@@ -552,7 +576,10 @@ static int hlp_timer_create(struct modvm_dev *dev, enum modvm_clock clock, modvm
                             const char *desc, modvm_timer_handle *out)
 {
     struct devharness *h = harness_of(dev);
+    int rc = harness_injected(h, "timer_create");
     (void)desc;
+    if (rc)
+        return rc;
     if (!fn || (clock != MODVM_CLOCK_VIRTUAL && clock != MODVM_CLOCK_HOST))
         return -EINVAL;
     for (unsigned i = 0; i < HARNESS_MAX_TIMERS; i++) {
@@ -614,6 +641,9 @@ static int hlp_fd_watch_add(struct modvm_dev *dev, int fd, uint32_t events, modv
                             modvm_fd_handle *out)
 {
     struct devharness *h = harness_of(dev);
+    int rc = harness_injected(h, "fd_watch_add");
+    if (rc)
+        return rc;
     if (fd < 0 || !fn)
         return -EINVAL;
     for (unsigned i = 0; i < HARNESS_MAX_FDS; i++) {
@@ -751,7 +781,10 @@ static int hlp_driver_attach(struct modvm_dev *dev, uint32_t lun, const char *if
     struct devharness *h = harness_of(dev);
     struct harness_char *c = &h->chr;
     const struct modvm_char_port *port = up;
+    int rc = harness_injected(h, "driver_attach");
 
+    if (rc)
+        return rc;
     if (lun != 0 || !c->present)
         return -ENOENT;
     if (!iface || strcmp(iface, MODVM_IFACE_CHAR) != 0)
@@ -1121,12 +1154,24 @@ unsigned devharness_destruct(struct devharness *h)
     if (h->dev.reg->destruct)
         h->dev.reg->destruct(&h->dev);
     unsigned leaks = harness_reap(h);
+    h->leaks = leaks;
     h->chr.attached = false;
     h->chr.port = NULL;
     free(h->dev.data);
     h->dev.data = NULL;
     h->constructed = false;
     return leaks;
+}
+
+unsigned devharness_leaks(struct devharness *h)
+{
+    return h->leaks;
+}
+
+void devharness_fail_next(struct devharness *h, const char *name, int rc)
+{
+    snprintf(h->fail_name, sizeof(h->fail_name), "%s", name);
+    h->fail_rc = rc;
 }
 
 /* Runs one of the notify callbacks if the device is up and has it. */
@@ -1291,6 +1336,23 @@ void devharness_pio_out(struct devharness *h, uint16_t port, uint32_t value, uns
     }
     for (unsigned i = 0; i < size; i++)
         harness_pio_out_byte(h, (uint32_t)port + i, (uint8_t)(value >> (8 * i)));
+}
+
+uint32_t devharness_pio_in_whole(struct devharness *h, uint16_t port, unsigned size)
+{
+    harness_check_width(size, 4);
+    struct modvm_pio_region_ *r = harness_pio_find(h, port);
+    if (!r || !r->ops->in)
+        return (uint32_t)harness_mask(size);
+    return (uint32_t)(r->ops->in(&h->dev, r->user, (uint16_t)(port - r->base), size) & harness_mask(size));
+}
+
+void devharness_pio_out_whole(struct devharness *h, uint16_t port, uint32_t value, unsigned size)
+{
+    harness_check_width(size, 4);
+    struct modvm_pio_region_ *r = harness_pio_find(h, port);
+    if (r && r->ops->out)
+        r->ops->out(&h->dev, r->user, (uint16_t)(port - r->base), value & (uint32_t)harness_mask(size), size);
 }
 
 bool devharness_pio_mapped(struct devharness *h, uint16_t port)

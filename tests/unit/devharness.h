@@ -68,6 +68,12 @@ struct modvm_dev *devharness_dev(struct devharness *h);
 /* Calls destruct and frees the instance. Returns how many port/MMIO ranges, timers and fd watches
  * the device left behind (they are freed by the harness). */
 unsigned devharness_destruct(struct devharness *h);
+/* Resources the device left behind at its last destruct, explicit or after a failed construct. */
+unsigned devharness_leaks(struct devharness *h);
+/* Makes the next call of helper `name` ("pio_create", "pio_map", "mmio_create", "mmio_map",
+ * "timer_create", "fd_watch_add" or "driver_attach") fail with `rc`, once: for testing a device's
+ * error paths and its destruct after a partial construct. */
+void devharness_fail_next(struct devharness *h, const char *name, int rc);
 /* Calls the device's reset / suspend / resume / power-off callback (if it has one). */
 void devharness_reset(struct devharness *h);
 void devharness_suspend(struct devharness *h);
@@ -88,6 +94,11 @@ uint32_t devharness_pio_in(struct devharness *h, uint16_t port, unsigned size);
 /* A guest MMIO access of `size` 1, 2, 4 or 8 bytes. */
 void devharness_mmio_write(struct devharness *h, uint64_t gpa, uint64_t value, unsigned size);
 uint64_t devharness_mmio_read(struct devharness *h, uint64_t gpa, unsigned size);
+/* A port access handed whole to the range containing `port`, ignoring the widths the range
+ * allows: a core that forgot modvm_pio_ops.sizes, for robustness tests. Unclaimed ports read all
+ * ones. */
+void devharness_pio_out_whole(struct devharness *h, uint16_t port, uint32_t value, unsigned size);
+uint32_t devharness_pio_in_whole(struct devharness *h, uint16_t port, unsigned size);
 /* True when a mapped port range / MMIO region covers the address. */
 bool devharness_pio_mapped(struct devharness *h, uint16_t port);
 bool devharness_mmio_mapped(struct devharness *h, uint64_t gpa);

@@ -116,8 +116,8 @@ static int dbgexit_read_config(struct modvm_dev *dev, uint16_t *base, uint32_t *
 static int dbgexit_construct(struct modvm_dev *dev)
 {
     struct dbgexit_state *st = dev->data;
-    uint16_t base;
-    uint32_t count;
+    uint16_t base = 0;
+    uint32_t count = 0;
 
     int rc = dbgexit_read_config(dev, &base, &count);
     if (rc != 0)

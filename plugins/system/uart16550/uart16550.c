@@ -353,10 +353,13 @@ static void uart_tx_drain(struct uart_state *s)
         s->thr_ipending = (s->ier & UART_IER_ETBEI) != 0;
 }
 
-/* The guest writes THR. */
+/* The guest writes THR. The THRE interrupt drops before the byte leaves and rises again once it
+ * has: an edge-triggered PIC sees a fresh edge per byte, as with real hardware (a guest that sends
+ * one byte per interrupt and does not re-read IIR depends on it). */
 static void uart_tx_write(struct uart_state *s, uint8_t byte)
 {
     s->thr_ipending = false;
+    uart_irq_update(s, false);
     /* Cannot be full: every write drains it. Checked anyway so the index stays bounded. */
     if (s->tx.count < UART_FIFO_SIZE)
         uart_fifo_push(&s->tx, byte, 0);
@@ -588,7 +591,8 @@ static void uart_kick_driver(struct uart_state *s)
 
 /* ---- port I/O ----------------------------------------------------------------------------------- */
 
-/* modvm_pio_in_fn: a guest read of iobase+offset. */
+/* modvm_pio_in_fn: a guest read of iobase+offset. The line is updated before the driver may
+ * deliver more, so a read that drains below the trigger level shows as an edge. */
 static uint32_t uart_pio_in(struct modvm_dev *dev, void *user, uint16_t offset, unsigned size)
 {
     struct uart_state *s = user;
