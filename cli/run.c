@@ -309,6 +309,8 @@ int cli_run(int argc, char **argv)
     sigaddset(&run_stop_signals, SIGTERM);
     sigaddset(&run_stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &run_stop_signals, NULL);
+    /* A closed pipe on stdout (modvm run | head) is the backend's error to handle, not a death. */
+    signal(SIGPIPE, SIG_IGN);
     struct pdm *pdm = NULL;
     struct vm *vm = NULL;
     int status = 1;

@@ -3,6 +3,9 @@
  * Spec: the modvm plugin ABI, sdk/include/modvm/{plugin,pdm,drv,cfg,ssm}.h. This file plays the
  * core's part for one device: loader, registrar, helper table, bus, clock, config, saved state and
  * a char driver. It uses only the public SDK headers; nothing from core/ or pdm/. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strndup, strcasecmp; the project also passes -D_GNU_SOURCE */
+#endif
 #include "devharness.h"
 
 #include <dlfcn.h>

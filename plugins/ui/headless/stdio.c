@@ -9,16 +9,19 @@
  *   C-a <any other key> sends both bytes.
  * Option `escape` picks another key ("ctrl-a".."ctrl-z") or turns escapes off ("none").
  *
- * Input: stdin is watched by the I/O thread; each event reads at most what the device can take
- * (can_receive), runs it through the escape keys and delivers it. When the device is full the watch
- * is removed (a closed pipe keeps reporting HANGUP, so muting would spin) and comes back on
- * receive_ready. The bytes an escape sequence turns into can exceed what the device took (C-a y is
- * two bytes for one read); they wait in a small buffer that an eventfd "kick" delivers from the I/O
- * thread, never from inside the device's own receive_ready call. stdin stays in blocking mode (it
- * is shared with the shell), so only one read() is made per readiness event. At EOF stdin is no
- * longer watched; the VM keeps running and output continues (`modvm run ... </dev/null`). A stdin
- * that epoll cannot watch — a regular file, /dev/null — is read through the kick instead, one chunk
- * per I/O-loop turn, until EOF.
+ * Input: stdin is watched by the I/O thread; each readiness event makes one read() (stdin stays in
+ * blocking mode — it is shared with the shell — so never a second one), runs the bytes through the
+ * escape keys and queues what the guest gets; the queue is handed to the device as far as
+ * can_receive() allows, the rest when the device calls receive_ready — through an eventfd "kick",
+ * on the I/O thread, never inside the device's own call.
+ *   - A terminal is read whenever it has input, so the escape keys work even when the guest never
+ *     reads its serial port (hung, interrupts off, paused): once the 4 KiB queue is full, typed
+ *     bytes for the guest are dropped, as a UART overrun would, and the commands still act.
+ *   - A pipe or file is read only while the queue has room, so scripted input is never lost; the
+ *     watch is removed meanwhile (a closed pipe keeps reporting HANGUP, muting it would spin).
+ *   - At EOF stdin is no longer watched; the VM keeps running and output continues
+ *     (`modvm run ... </dev/null`). A stdin epoll cannot watch — a regular file, /dev/null — is
+ *     read through the kick instead, one chunk per I/O-loop turn, until EOF.
  *
  * Output: written to stdout as it comes (EINTR-safe, partial writes continued). stdout may be a pipe
  * whose reader stalls, or non-blocking: before each write we poll it for up to 100 ms; if it is still
@@ -49,6 +52,7 @@
 #include <modvm/ui.h>
 
 #define HEADLESS_IN_CHUNK 256         /* bytes read from stdin per event */
+#define HEADLESS_PEND_SIZE 4096       /* input queued for a device that has no room */
 #define HEADLESS_OUT_CHUNK PIPE_BUF   /* a pipe reported writable takes this much without blocking */
 #define HEADLESS_OUT_WAIT_MS 100      /* longest wait for a stalled stdout per device write */
 #define HEADLESS_OUT_TRIES 8          /* write attempts without progress before dropping */
@@ -62,19 +66,14 @@ enum headless_cmd {
     HEADLESS_CMD_HELP,
 };
 
-/* Result of moving input towards the device. */
-enum headless_pump {
-    HEADLESS_PUMP_AGAIN, /* all delivered; wait for more input */
-    HEADLESS_PUMP_FULL,  /* the device has no room */
-    HEADLESS_PUMP_EOF,   /* stdin is finished */
-};
-
 /* Instance data (zeroed by the core; the fds are valid only once `inited` is set). */
 struct headless_stdio {
     bool inited;        /* kick_fd holds -1 or an open eventfd; we own the stdio slot */
     bool in_open;       /* stdin may still have input */
     bool in_pollable;   /* stdin is watched; otherwise read through the kick */
-    bool throttled;     /* the device had no room: waiting for receive_ready */
+    bool in_tty;        /* stdin is a terminal: always read (see the banner) */
+    bool want_room;     /* the device had no room: receive_ready kicks delivery */
+    bool drop_logged;   /* the "input dropped" message was logged for this episode */
     bool out_regular;   /* stdout is a regular file: writes never block */
     bool out_congested; /* stdout was not writable last time: do not wait for it */
     bool out_dead;      /* stdout is closed */
@@ -84,12 +83,15 @@ struct headless_stdio {
     int kick_fd;
     modvm_fd_handle in_watch;
     modvm_fd_handle kick_watch;
+    size_t dropped;            /* typed bytes dropped because the guest did not read */
     size_t pend_off, pend_len; /* input for the device not yet taken */
-    uint8_t pend[2 * HEADLESS_IN_CHUNK];
+    uint8_t pend[HEADLESS_PEND_SIZE];
 };
 
 /* Whether a stdio driver exists (construct/destruct run on the main thread). */
 static bool headless_stdio_taken;
+
+static void headless_stdio_stdin_event(void *user, int fd, uint32_t events);
 
 static const struct modvm_cfg_option headless_stdio_options[] = {
     {.name = "escape", .type = MODVM_CFG_STRING, .default_value = "ctrl-a",
@@ -112,11 +114,13 @@ static int headless_stdio_parse_escape(const char *s, uint8_t *key)
     return -EINVAL;
 }
 
-/* Queues one byte for the device (the buffer is sized for a whole read plus one). */
+/* Queues one byte for the device; drops it when the queue is full (only a terminal is read then). */
 static void headless_stdio_push(struct headless_stdio *st, uint8_t c)
 {
     if (st->pend_len < sizeof(st->pend))
         st->pend[st->pend_len++] = c;
+    else
+        st->dropped++;
 }
 
 /* Runs one input byte through the escape keys: queues what the guest gets, returns the command the
@@ -206,53 +210,62 @@ static void headless_stdio_command(struct modvm_drv *drv, enum headless_cmd cmd)
     }
 }
 
-/* Hands queued input to the device while it has room; true when nothing is left. */
-static bool headless_stdio_deliver(struct modvm_drv *drv)
+/* Hands queued input to the device while it has room; notes when it ran out of room, so that
+ * receive_ready kicks the rest along. */
+static void headless_stdio_deliver(struct modvm_drv *drv)
 {
     struct headless_stdio *st = drv->data;
     const struct modvm_char_port *port = drv->up;
     while (st->pend_off < st->pend_len) {
         size_t room = port->can_receive(drv->up_ctx);
-        if (room == 0)
-            return false;
+        if (room == 0) {
+            st->want_room = true;
+            return;
+        }
         size_t n = st->pend_len - st->pend_off;
         n = n < room ? n : room;
         port->receive(drv->up_ctx, st->pend + st->pend_off, n);
         st->pend_off += n;
     }
     st->pend_off = st->pend_len = 0;
-    return true;
+    st->drop_logged = false;
 }
 
-/* Delivers queued input, then (if `may_read`) reads one chunk of stdin — no more than the device
- * can take — through the escape keys and delivers that. */
-static enum headless_pump headless_stdio_pump(struct modvm_drv *drv, bool may_read)
+/* True when the queue has room for what one read can turn into (a chunk plus one byte). */
+static bool headless_stdio_has_space(struct headless_stdio *st)
+{
+    if (st->pend_off != 0) {
+        memmove(st->pend, st->pend + st->pend_off, st->pend_len - st->pend_off);
+        st->pend_len -= st->pend_off;
+        st->pend_off = 0;
+    }
+    return sizeof(st->pend) - st->pend_len >= HEADLESS_IN_CHUNK + 1;
+}
+
+/* Reads one chunk of stdin and runs it through the escape keys into the queue. False at EOF (or a
+ * read error, which ends input the same way). */
+static bool headless_stdio_read(struct modvm_drv *drv)
 {
     struct headless_stdio *st = drv->data;
-    const struct modvm_char_port *port = drv->up;
     uint8_t buf[HEADLESS_IN_CHUNK];
-
-    if (!headless_stdio_deliver(drv))
-        return HEADLESS_PUMP_FULL;
-    if (!st->in_open || !may_read)
-        return HEADLESS_PUMP_AGAIN;
-    size_t room = port->can_receive(drv->up_ctx);
-    if (room == 0)
-        return HEADLESS_PUMP_FULL;
-    ssize_t n = read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
-    if (n == 0)
-        return HEADLESS_PUMP_EOF;
+    size_t dropped_before = st->dropped;
+    ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
     if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? HEADLESS_PUMP_AGAIN : HEADLESS_PUMP_EOF;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
     for (ssize_t i = 0; i < n; i++) {
         enum headless_cmd cmd = headless_stdio_feed(st, buf[i]);
         if (cmd != HEADLESS_CMD_NONE)
             headless_stdio_command(drv, cmd);
     }
-    return headless_stdio_deliver(drv) ? HEADLESS_PUMP_AGAIN : HEADLESS_PUMP_FULL;
+    if (st->dropped != dropped_before && !st->drop_logged) {
+        st->drop_logged = true;
+        modvm_drv_log(drv, MODVM_LOG_INFO, "the guest does not read its serial port: typed input is dropped "
+                      "(the escape keys still work)");
+    }
+    return n > 0;
 }
 
-/* Wakes the kick watch, which delivers queued input from the I/O thread. */
+/* Wakes the kick watch, which runs the input step from the I/O thread. */
 static void headless_stdio_kick(struct headless_stdio *st)
 {
     uint64_t one = 1;
@@ -262,34 +275,45 @@ static void headless_stdio_kick(struct headless_stdio *st)
     while (n < 0 && errno == EINTR);
 }
 
-/* Stops watching stdin (throttled or finished). */
-static void headless_stdio_unwatch(struct modvm_drv *drv)
+/* Reads stdin exactly when it should be: while open and — unless it is a terminal, which is always
+ * read so the escape keys work — while the queue has space. A pollable stdin gets its watch added
+ * or removed (removed, not muted: a closed pipe keeps reporting HANGUP); an unpollable one is read
+ * through the kick, one chunk per I/O-loop turn. */
+static void headless_stdio_update_watch(struct modvm_drv *drv)
 {
     struct headless_stdio *st = drv->data;
-    modvm_drv_fd_watch_remove(drv, st->in_watch);
-    st->in_watch = NULL;
+    bool want = st->in_open && (st->in_tty || headless_stdio_has_space(st));
+
+    if (!st->in_pollable) {
+        if (want)
+            headless_stdio_kick(st);
+    } else if (want && !st->in_watch) {
+        if (modvm_drv_fd_watch_add(drv, STDIN_FILENO, MODVM_FD_READ, headless_stdio_stdin_event, drv,
+                                   &st->in_watch) != 0) {
+            st->in_watch = NULL;
+            st->in_open = false;
+            modvm_drv_log(drv, MODVM_LOG_ERROR, "cannot watch stdin again; serial input ends");
+        }
+    } else if (!want && st->in_watch) {
+        modvm_drv_fd_watch_remove(drv, st->in_watch);
+        st->in_watch = NULL;
+    }
 }
 
-/* Moves input and reacts to the outcome: throttle when the device is full, stop at EOF, and keep an
- * unpollable stdin flowing through the kick. */
+/* The input step: deliver what is queued; read a chunk if stdin should be read; deliver that; then
+ * decide whether to keep reading. */
 static void headless_stdio_input(struct modvm_drv *drv, bool may_read)
 {
     struct headless_stdio *st = drv->data;
-    switch (headless_stdio_pump(drv, may_read)) {
-    case HEADLESS_PUMP_AGAIN:
-        if (!st->in_pollable && st->in_open && may_read)
-            headless_stdio_kick(st);
-        break;
-    case HEADLESS_PUMP_FULL:
-        st->throttled = true;
-        headless_stdio_unwatch(drv);
-        break;
-    case HEADLESS_PUMP_EOF:
-        st->in_open = false;
-        headless_stdio_unwatch(drv);
-        modvm_drv_log(drv, MODVM_LOG_DEBUG, "end of stdin: no more serial input (the VM keeps running)");
-        break;
+    headless_stdio_deliver(drv);
+    if (may_read && st->in_open && (st->in_tty || headless_stdio_has_space(st))) {
+        if (!headless_stdio_read(drv)) {
+            st->in_open = false;
+            modvm_drv_log(drv, MODVM_LOG_DEBUG, "end of stdin: no more serial input (the VM keeps running)");
+        }
+        headless_stdio_deliver(drv);
     }
+    headless_stdio_update_watch(drv);
 }
 
 /* fd watch callback (modvm_fd_fn) of stdin: input is ready, or stdin was closed. */
@@ -313,22 +337,15 @@ static void headless_stdio_kick_event(void *user, int fd, uint32_t events)
     headless_stdio_input(drv, !st->in_pollable);
 }
 
-/* Char interface receive_ready (modvm_char_conn.receive_ready): the device has room again. */
+/* Char interface receive_ready (modvm_char_conn.receive_ready): the device has room again. The
+ * delivery happens on the I/O thread (kick), never inside the device's own call. */
 static void headless_stdio_receive_ready(struct modvm_drv *drv)
 {
     struct headless_stdio *st = drv->data;
-    if (!st->inited || !st->throttled)
+    if (!st->inited || !st->want_room)
         return;
-    st->throttled = false;
-    if (st->pend_off < st->pend_len || !st->in_pollable)
-        headless_stdio_kick(st);
-    if (st->in_open && st->in_pollable && !st->in_watch &&
-        modvm_drv_fd_watch_add(drv, STDIN_FILENO, MODVM_FD_READ, headless_stdio_stdin_event, drv,
-                               &st->in_watch) != 0) {
-        st->in_watch = NULL;
-        st->in_open = false;
-        modvm_drv_log(drv, MODVM_LOG_ERROR, "cannot watch stdin again; serial input ends");
-    }
+    st->want_room = false;
+    headless_stdio_kick(st);
 }
 
 /* Waits (boundedly) until stdout takes data; false when it stays full. */
@@ -376,27 +393,28 @@ static const struct modvm_char_conn headless_stdio_conn = {
     .receive_ready = headless_stdio_receive_ready,
 };
 
-/* Starts reading stdin: watched when epoll can, else through the kick; without stdin, no input. */
+/* Starts reading stdin: watched when epoll can, else (a regular file, /dev/null: epoll refuses
+ * them) through the kick; without a readable stdin, no input. */
 static void headless_stdio_open_input(struct modvm_drv *drv, struct headless_stdio *st)
 {
     struct stat sb;
     int rc = -EPERM;
 
     st->in_open = true;
-    st->in_pollable = false;
+    st->in_tty = isatty(STDIN_FILENO) == 1;
     if (fstat(STDIN_FILENO, &sb) == 0 && !S_ISREG(sb.st_mode))
         rc = modvm_drv_fd_watch_add(drv, STDIN_FILENO, MODVM_FD_READ, headless_stdio_stdin_event, drv,
                                     &st->in_watch);
-    if (rc == 0) {
-        st->in_pollable = true;
-    } else if (rc == -EPERM) {
-        st->in_watch = NULL;
-        headless_stdio_kick(st); /* a regular file or /dev/null: epoll refuses them */
-    } else {
-        st->in_watch = NULL;
-        st->in_open = false;
-        modvm_drv_log(drv, MODVM_LOG_INFO, "stdin cannot be read (%s): no serial input", strerror(-rc));
+    st->in_pollable = rc == 0;
+    if (rc == 0)
+        return;
+    st->in_watch = NULL;
+    if (rc == -EPERM) {
+        headless_stdio_kick(st);
+        return;
     }
+    st->in_open = false;
+    modvm_drv_log(drv, MODVM_LOG_INFO, "stdin cannot be read (%s): no serial input", strerror(-rc));
 }
 
 /* Driver construct callback (modvm_drvreg.construct): claims stdio, reads `escape`, starts input. */
@@ -440,7 +458,8 @@ static void headless_stdio_destruct(struct modvm_drv *drv)
     struct headless_stdio *st = drv->data;
     if (!st->inited)
         return;
-    headless_stdio_unwatch(drv);
+    modvm_drv_fd_watch_remove(drv, st->in_watch);
+    st->in_watch = NULL;
     modvm_drv_fd_watch_remove(drv, st->kick_watch);
     st->kick_watch = NULL;
     if (st->kick_fd >= 0)

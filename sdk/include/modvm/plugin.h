@@ -9,8 +9,9 @@
  *
  * Versioning (every struct that crosses the ABI starts with a version word): a 16-bit per-struct
  * magic, an 8-bit major and an 8-bit minor. The core accepts a struct when magic and major match and
- * the struct's minor is <= the core's. Structs grow only at the end (within a major), so an older
- * plugin's shorter struct stays valid. Registration structs repeat the version word at their end,
+ * the struct's minor is <= the core's. Within a major, a struct grows only by turning reserved slots
+ * into new fields, so its size and the position of its end marker never change and an older
+ * plugin's struct stays valid; new optional callbacks are called only after a version + NULL check. Registration structs repeat the version word at their end,
  * after reserved slots, to catch truncated or mis-laid-out structs. */
 #ifndef MODVM_PLUGIN_H
 #define MODVM_PLUGIN_H
@@ -34,11 +35,15 @@ extern "C" {
 #define MODVM_VERSION_MAJOR(v) (((uint32_t)(v) >> 8) & 0xffu)
 #define MODVM_VERSION_MINOR(v) ((uint32_t)(v)&0xffu)
 /** True when a struct with version `have` can be used by code built for version `want`: same magic,
- * same major, and `have`'s minor not newer than `want`'s. */
-#define MODVM_VERSION_ARE_COMPATIBLE(want, have)                                   \
-    (MODVM_VERSION_MAGIC(want) == MODVM_VERSION_MAGIC(have) &&                      \
-     MODVM_VERSION_MAJOR(want) == MODVM_VERSION_MAJOR(have) &&                      \
-     MODVM_VERSION_MINOR(have) <= MODVM_VERSION_MINOR(want))
+ * same major, and `have`'s minor not newer than `want`'s. (A function, not a macro body, so that
+ * comparing against a minor of 0 draws no -Wtype-limits warning in plugins.) */
+static inline int modvm_version_are_compatible(uint32_t want, uint32_t have)
+{
+    return MODVM_VERSION_MAGIC(want) == MODVM_VERSION_MAGIC(have) &&
+           MODVM_VERSION_MAJOR(want) == MODVM_VERSION_MAJOR(have) &&
+           MODVM_VERSION_MINOR(have) <= MODVM_VERSION_MINOR(want);
+}
+#define MODVM_VERSION_ARE_COMPATIBLE(want, have) modvm_version_are_compatible((want), (have))
 
 /** Version word of struct modvm_plugin_desc. */
 #define MODVM_PLUGIN_DESC_VERSION MODVM_VERSION_MAKE(0xd7e5, MODVM_ABI_MAJOR, MODVM_ABI_MINOR)

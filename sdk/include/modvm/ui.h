@@ -7,6 +7,7 @@
 #define MODVM_UI_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,7 +72,7 @@ struct modvm_uireg {
     const char *description;
     size_t instance_size;
     const struct modvm_cfg_option *options;
-    /** Prepares the frontend before the VM is built (and before devices attach their drivers). */
+    /** Prepares the frontend once the VM is built, before it powers on. */
     int (*construct)(struct modvm_ui *ui);
     /** Runs the frontend until the VM is off; returns 0 or a negative errno. */
     int (*run)(struct modvm_ui *ui);
