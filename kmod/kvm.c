@@ -564,8 +564,9 @@ int kmod_vcpu_set_waiting_for_sipi(struct kmod_vcpu *vcpu, bool waiting)
  *  - IOAPIC (KVM's kvm_ioapic_reset; QEMU's ioapic_reset_common): ID 0, IOREGSEL 0, IRR 0, base
  *    0xFEC00000, every redirection entry 0x10000 (bit 16 masked, everything else 0).
  *  - 8254 PIT (KVM's kvm_pit_reset): count 0x10000 (what a written 0 means), gate 1 on channels 0/1
- *    and 0 on the speaker channel 2 (its gate is port 0x61 bit 0, which userspace emulates),
- *    latches and read/write sequencing idle, flags 0 (no HPET legacy replacement, speaker data off),
+ *    and 0 on the speaker channel 2, latches and read/write sequencing idle, flags 0 (no HPET legacy
+ *    replacement, speaker data off). Gate 2 and speaker data are port 0x61 bits 0 and 1, which the
+ *    in-kernel speaker port (KVM_PIT_SPEAKER_DUMMY) keeps here, so this is port 0x61's reset too;
  *    mode 0xff = "never programmed": channel 0 raises no IRQ 0 until the guest writes a control word.
  *    QEMU's pit_reset_common loads mode 3 instead, which starts an 18.2 Hz IRQ 0 right after reset;
  *    the 82C54 data sheet calls the power-up mode undefined and firmware always programs the PIT, so

@@ -28,8 +28,9 @@ int kmod_kvm_create_pit(struct kmod_kvm *kvm);
 /* Puts the in-kernel PIC pair, IOAPIC and PIT (those created above) back into their power-on state,
  * the state KVM gives them on creation: PICs all zero (IMR 0, ELCR 0, awaiting ICW1), every IOAPIC
  * redirection entry masked, PIT channels unprogrammed (count 0x10000, no IRQ 0 until the guest
- * programs channel 0; gate 1 on channels 0/1, 0 on the speaker channel 2). For a VM reset: stop
- * every vCPU, call this, reset each vCPU with kmod_vcpu_reset, reset the devices, resume. */
+ * programs channel 0; gate 1 on channels 0/1, 0 on the speaker channel 2; port 0x61 bits 0/1
+ * clear). For a VM reset: stop every vCPU, call this, reset each vCPU with kmod_vcpu_reset, reset
+ * the devices, resume. */
 int kmod_kvm_reset_irqchip(struct kmod_kvm *kvm);
 
 /* Drives GSI line `gsi` to `level` (0/1) on the in-kernel irqchip. */

@@ -5,7 +5,11 @@
 ;          loopback mode (MCR bit 4) incl. MSR loopback mirror; IIR
 ;          interrupt IDs and priority (0x04 RDA over 0x02 THRE, 0x01 none);
 ;          LSR.DR; RX-data-available interrupt (IER bit 0) delivering looped
-;          back bytes; IRQ4 through the remapped 8259A pair.
+;          back bytes; IRQ4 through the remapped 8259A pair.  The RX IRQ is
+;          taken after leaving loopback (PC wiring: OUT2 gates the IRQ and
+;          loopback forces the OUT2 pin inactive), so the guest passes on
+;          PC-accurate UARTs and on QEMU (which ignores that gating) alike.
+;          Needs an idle serial input (stdin not feeding bytes).
 ; Follows: PC16550D (16550A) UART datasheet (IER/IIR/FCR/MCR/LSR/MSR,
 ;          interrupt priorities, loopback); Intel 8259A datasheet (pic.inc);
 ;          Multiboot 0.6.96 (boot.inc).
