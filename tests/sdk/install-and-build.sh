@@ -64,12 +64,14 @@ pcdir=$(dirname "$pcfile")
 # Only the installed .pc: PKG_CONFIG_LIBDIR replaces the default search path, so a modvm-sdk.pc
 # elsewhere on this host cannot stand in for it.
 pkgconf() {
-    PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_PATH= PKG_CONFIG_SYSROOT_DIR= pkg-config "$@"
+    PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_PATH='' PKG_CONFIG_SYSROOT_DIR='' pkg-config "$@"
 }
 command -v pkg-config >/dev/null || fail "pkg-config is not installed"
 includedir=$(pkgconf --variable=includedir modvm-sdk) || fail "$pcfile: no 'includedir'"
 plugindir=$(pkgconf --variable=plugindir modvm-sdk) || fail "$pcfile: no 'plugindir'"
-[ -n "$includedir" ] && [ -n "$plugindir" ] || fail "$pcfile: 'includedir' or 'plugindir' is empty"
+if [ -z "$includedir" ] || [ -z "$plugindir" ]; then
+    fail "$pcfile: 'includedir' or 'plugindir' is empty"
+fi
 inc=$root$includedir
 plugins=$root$plugindir
 [ -f "$inc/modvm/plugin.h" ] || fail "$pcfile says includedir=$includedir, but $inc/modvm/plugin.h is not there"
@@ -77,7 +79,8 @@ plugins=$root$plugindir
     fail "$pcfile says plugindir=$plugindir, but the installed plugins are not there: $(find "$root" -name debug-exit.so)"
 
 modvm=$(find "$root" -path '*/bin/modvm' -type f -print -quit)
-[ -n "$modvm" ] && [ -x "$modvm" ] || fail "meson install did not install the modvm program"
+[ -n "$modvm" ] || fail "meson install did not install the modvm program"
+[ -x "$modvm" ] || fail "the installed $modvm is not executable"
 libmodvm=$(find "$root" -name 'libmodvm.so*' -print -quit)
 [ -n "$libmodvm" ] || fail "meson install did not install libmodvm"
 libdir=$(dirname "$libmodvm")
@@ -140,7 +143,7 @@ if grep -rIlF -e "$src" -e "$build" "$example" >"$tmp/grep.log"; then
 fi
 
 echo "$me: building a copy of sdk/examples/counter against $pcfile"
-export PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_PATH= PKG_CONFIG_SYSROOT_DIR=$root
+export PKG_CONFIG_LIBDIR=$pcdir PKG_CONFIG_PATH='' PKG_CONFIG_SYSROOT_DIR=$root
 meson setup "$tmp/counter-build" "$example" -Dwerror=true >"$tmp/setup.log" 2>&1 ||
     { show_log "$tmp/setup.log"; fail "meson setup of the example against the installed SDK failed"; }
 ninja -C "$tmp/counter-build" >"$tmp/ninja.log" 2>&1 ||
@@ -185,8 +188,10 @@ run_env "$modvm" list plugins -v --plugin-path "$tmp/counter-build" >"$tmp/list.
     { show_log "$tmp/list.log"; fail "'modvm list plugins' (installed) failed"; }
 grep -qF "$plugins/debug-exit.so" "$tmp/list.log" ||
     { show_log "$tmp/list.log"; fail "the installed modvm did not load the installed plugins from $plugins"; }
-grep -q 'example-counter' "$tmp/list.log" && grep -q 'iobase' "$tmp/list.log" ||
-    { show_log "$tmp/list.log"; fail "'modvm list plugins -v' does not show example-counter and its option iobase"; }
+if ! grep -q 'example-counter' "$tmp/list.log" || ! grep -q 'iobase' "$tmp/list.log"; then
+    show_log "$tmp/list.log"
+    fail "'modvm list plugins -v' does not show example-counter and its option iobase"
+fi
 
 # -c first: `<>` would create a missing /dev/kvm as a plain file.
 if ! [ -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then

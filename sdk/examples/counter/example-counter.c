@@ -32,7 +32,6 @@
  * License: MIT (as the SDK), so you may ship a copy of this under any license. */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdint.h>
 
 #include <modvm/pdm.h>
@@ -205,21 +204,16 @@ static const struct modvm_devreg counter_reg = {
     .version_end = MODVM_DEVREG_VERSION,
 };
 
-/* True when a struct the core hands us (version `have`) has every field of the version `need` we
- * were built against: same magic and major, and the core's minor at least ours. This is the other
- * way round from the core's check of the structs we hand it (MODVM_VERSION_ARE_COMPATIBLE). */
-static bool counter_core_struct_ok(uint32_t have, uint32_t need)
-{
-    return MODVM_VERSION_MAGIC(have) == MODVM_VERSION_MAGIC(need) &&
-           MODVM_VERSION_MAJOR(have) == MODVM_VERSION_MAJOR(need) &&
-           MODVM_VERSION_MINOR(have) >= MODVM_VERSION_MINOR(need);
-}
-
 /* Plugin register callback (modvm_plugin_desc.register_types): runs once, on the main thread, after
- * the core accepted our descriptor's ABI version. Registers our one device type. */
+ * the core accepted our descriptor's ABI version. Registers our one device type.
+ *
+ * The registrar is the core's struct, so the arguments of the version check swap roles: the core
+ * checks ARE_COMPATIBLE(its version, ours) on structs we hand it; for a struct it hands us, the
+ * fields we know of (our MODVM_REGISTRAR_VERSION) must all be in the core's (reg->version) — same
+ * magic and major, our minor not newer than the core's. */
 static int counter_register(const struct modvm_registrar *reg)
 {
-    if (!counter_core_struct_ok(reg->version, MODVM_REGISTRAR_VERSION))
+    if (!MODVM_VERSION_ARE_COMPATIBLE(reg->version, MODVM_REGISTRAR_VERSION))
         return -EPROTO;
     return reg->register_device(reg, &counter_reg);
 }

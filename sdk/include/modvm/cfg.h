@@ -28,6 +28,7 @@ enum modvm_cfg_type {
 struct modvm_cfg_option {
     const char *name;          /**< key as the user writes it, e.g. "iobase" */
     enum modvm_cfg_type type;
+    uint32_t reserved1;        /**< 0 (keeps the layout explicit) */
     const char *default_value; /**< as the user would write it; NULL = no default (optional key) */
     uint64_t min, max;         /**< inclusive range for UINT/INT (both 0 = the type's full range) */
     const char *help;          /**< one line for `modvm list plugins -v` */

@@ -255,6 +255,7 @@ struct modvm_devreg {
     size_t instance_size;      /**< bytes of zeroed instance data (dev->data) */
     const struct modvm_cfg_option *options; /**< schema, NULL-name terminated; NULL = no options */
     uint32_t saved_state_version;
+    uint32_t reserved1;        /**< 0 (keeps the layout explicit) */
 
     modvm_dev_construct_fn construct; /**< required */
     modvm_dev_destruct_fn destruct;
