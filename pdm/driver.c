@@ -141,6 +141,8 @@ int pdm_driver_attach(struct pdm_dev *dev, uint32_t lun, const char *iface, cons
                              dev->name, drv_name, reg->iface, lun, iface);
     struct pdm_drv *d;
     int rc = pdm_drv_construct(dev, reg, lun, cfgm_child(node, "Config"), up, up_ctx, &d);
+    if (rc == -ENOENT) /* e.g. a missing file: -ENOENT tells the device "nothing configured" */
+        rc = -EIO;
     if (rc < 0)
         return rc;
     const void *down = reg->query_interface(&d->pub, iface);

@@ -786,8 +786,9 @@ static int hlp_driver_attach(struct modvm_dev *dev, uint32_t lun, const char *if
     const struct modvm_char_port *port = up;
     int rc = harness_injected(h, "driver_attach");
 
+    /* As the core does: a failure other than "nothing configured" comes with its message set. */
     if (rc)
-        return rc;
+        return rc == -ENOENT ? rc : harness_error(h, rc, "LUN#%u driver: injected failure %d", lun, rc);
     if (lun != 0 || !c->present)
         return -ENOENT;
     if (!iface || strcmp(iface, MODVM_IFACE_CHAR) != 0)

@@ -790,7 +790,7 @@ static void test_construct_failures(void **state)
     } cases[] = {
         {"timer_create", -ENOMEM, "timer"},
         {"pio_map", -EBUSY, "0x3f8-0x3ff are already in use"},
-        {"driver_attach", -EIO, "serial backend"},
+        {"driver_attach", -EIO, "LUN#0 driver: injected failure"},
     };
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct devharness *h = open_plugin();

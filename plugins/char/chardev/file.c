@@ -91,13 +91,13 @@ static int chardev_file_construct(struct modvm_drv *drv)
         return rc;
     rc = modvm_drv_cfg_bool(drv, "append", &append);
     if (rc != 0)
-        return modvm_drv_set_error(drv, rc, "driver 'file': cannot read option 'append'");
+        return modvm_drv_set_error(drv, rc, "cannot read option 'append'");
 
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
     int fd = open(path, flags, 0644);
     if (fd < 0) {
         int err = errno;
-        return modvm_drv_set_error(drv, -err, "driver 'file': cannot open '%s' for writing: %s (%s)", path,
+        return modvm_drv_set_error(drv, -err, "cannot open '%s' for writing: %s (%s)", path,
                                    strerror(err), chardev_errno_hint(err));
     }
     st->fd = fd;

@@ -270,14 +270,14 @@ static int chardev_unix_clear_path(struct modvm_drv *drv, const char *path)
         return 0; /* missing (or unreachable: bind reports it) */
     if (!S_ISSOCK(sb.st_mode))
         return modvm_drv_set_error(drv, -EEXIST,
-                                   "driver 'unix': '%s' exists and is not a socket; refusing to replace it "
+                                   "'%s' exists and is not a socket; refusing to replace it "
                                    "(remove it yourself or choose another path)", path);
     if (chardev_unix_is_live(path))
         return modvm_drv_set_error(drv, -EADDRINUSE,
-                                   "driver 'unix': another program listens on '%s' (stop it or choose another "
+                                   "another program listens on '%s' (stop it or choose another "
                                    "path)", path);
     if (unlink(path) != 0 && errno != ENOENT)
-        return modvm_drv_set_error(drv, -errno, "driver 'unix': cannot remove the stale socket '%s': %s (%s)",
+        return modvm_drv_set_error(drv, -errno, "cannot remove the stale socket '%s': %s (%s)",
                                    path, strerror(errno), chardev_errno_hint(errno));
     return 0;
 }
@@ -292,10 +292,10 @@ static int chardev_unix_listen(struct modvm_drv *drv, struct chardev_unix *st)
         return rc;
     st->listen_fd = chardev_unix_socket();
     if (st->listen_fd < 0)
-        return modvm_drv_set_error(drv, -errno, "driver 'unix': cannot create a socket: %s", strerror(errno));
+        return modvm_drv_set_error(drv, -errno, "cannot create a socket: %s", strerror(errno));
     if (bind(st->listen_fd, (struct sockaddr *)&addr, alen) != 0) {
         int err = errno;
-        return modvm_drv_set_error(drv, -err, "driver 'unix': cannot create socket '%s': %s (%s)", st->path,
+        return modvm_drv_set_error(drv, -err, "cannot create socket '%s': %s (%s)", st->path,
                                    strerror(err), chardev_errno_hint(err));
     }
     struct stat sb;
@@ -305,12 +305,12 @@ static int chardev_unix_listen(struct modvm_drv *drv, struct chardev_unix *st)
         st->sock_ino = sb.st_ino;
     }
     if (listen(st->listen_fd, CHARDEV_UNIX_BACKLOG) != 0)
-        return modvm_drv_set_error(drv, -errno, "driver 'unix': cannot listen on '%s': %s", st->path,
+        return modvm_drv_set_error(drv, -errno, "cannot listen on '%s': %s", st->path,
                                    strerror(errno));
     rc = modvm_drv_fd_watch_add(drv, st->listen_fd, MODVM_FD_READ, chardev_unix_accept_event, drv,
                                 &st->listen_watch);
     if (rc != 0)
-        return modvm_drv_set_error(drv, rc, "driver 'unix': cannot watch '%s' for clients", st->path);
+        return modvm_drv_set_error(drv, rc, "cannot watch '%s' for clients", st->path);
     return 0;
 }
 
@@ -321,19 +321,19 @@ static int chardev_unix_connect(struct modvm_drv *drv, struct chardev_unix *st)
     socklen_t alen = chardev_unix_addr(&addr, st->path);
     st->conn_fd = chardev_unix_socket();
     if (st->conn_fd < 0)
-        return modvm_drv_set_error(drv, -errno, "driver 'unix': cannot create a socket: %s", strerror(errno));
+        return modvm_drv_set_error(drv, -errno, "cannot create a socket: %s", strerror(errno));
     if (connect(st->conn_fd, (struct sockaddr *)&addr, alen) != 0) {
         int err = errno;
         if (err == EAGAIN)
-            return modvm_drv_set_error(drv, -err, "driver 'unix': the server at '%s' accepts no more clients "
+            return modvm_drv_set_error(drv, -err, "the server at '%s' accepts no more clients "
                                        "(its backlog is full)", st->path);
-        return modvm_drv_set_error(drv, -err, "driver 'unix': nothing listens on '%s': %s (%s)", st->path,
+        return modvm_drv_set_error(drv, -err, "nothing listens on '%s': %s (%s)", st->path,
                                    strerror(err), chardev_errno_hint(err == ENOENT ? ECONNREFUSED : err));
     }
     int rc = modvm_drv_fd_watch_add(drv, st->conn_fd, MODVM_FD_READ, chardev_unix_conn_event, drv,
                                     &st->conn_watch);
     if (rc != 0)
-        return modvm_drv_set_error(drv, rc, "driver 'unix': cannot watch the connection to '%s'", st->path);
+        return modvm_drv_set_error(drv, rc, "cannot watch the connection to '%s'", st->path);
     return 0;
 }
 
@@ -352,10 +352,10 @@ static int chardev_unix_construct(struct modvm_drv *drv)
         return rc;
     rc = modvm_drv_cfg_bool(drv, "server", &st->server);
     if (rc != 0)
-        return modvm_drv_set_error(drv, rc, "driver 'unix': cannot read option 'server'");
+        return modvm_drv_set_error(drv, rc, "cannot read option 'server'");
     if (strlen(path) >= sizeof(st->path))
         return modvm_drv_set_error(drv, -ENAMETOOLONG,
-                                   "driver 'unix': socket path '%s' is %zu bytes; unix sockets allow at most %zu "
+                                   "socket path '%s' is %zu bytes; unix sockets allow at most %zu "
                                    "(use a shorter path)", path, strlen(path), sizeof(st->path) - 1);
     memcpy(st->path, path, strlen(path) + 1);
     return st->server ? chardev_unix_listen(drv, st) : chardev_unix_connect(drv, st);

@@ -702,7 +702,7 @@ static int uart_attach_driver(struct modvm_dev *dev, struct uart_state *s)
         return 0;
     }
     if (rc != 0)
-        return modvm_dev_set_error(dev, rc, "cannot attach the serial backend at LUN 0 (error %d)", rc);
+        return rc; /* the core has said what went wrong with the backend */
     const struct modvm_char_conn *conn = down;
     /* We use only the 1.0 fields, so any minor of major 1 will do. */
     if (!conn || MODVM_VERSION_MAGIC(conn->version) != MODVM_VERSION_MAGIC(MODVM_CHAR_CONN_VERSION) ||

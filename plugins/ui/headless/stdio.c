@@ -434,18 +434,18 @@ static int headless_stdio_construct(struct modvm_drv *drv)
 
     int rc = modvm_drv_cfg_string(drv, "escape", &escape);
     if (rc != 0)
-        return modvm_drv_set_error(drv, rc, "driver 'stdio': cannot read option 'escape'");
+        return modvm_drv_set_error(drv, rc, "cannot read option 'escape'");
     if (headless_stdio_parse_escape(escape, &st->esc_key) != 0)
         return modvm_drv_set_error(drv, -EINVAL,
-                                   "driver 'stdio': option 'escape' must be ctrl-a .. ctrl-z or none, got '%s'",
+                                   "option 'escape' must be ctrl-a .. ctrl-z or none, got '%s'",
                                    escape);
     st->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (st->kick_fd < 0)
-        return modvm_drv_set_error(drv, -errno, "driver 'stdio': cannot create an eventfd: %s", strerror(errno));
+        return modvm_drv_set_error(drv, -errno, "cannot create an eventfd: %s", strerror(errno));
     rc = modvm_drv_fd_watch_add(drv, st->kick_fd, MODVM_FD_READ, headless_stdio_kick_event, drv,
                                 &st->kick_watch);
     if (rc != 0)
-        return modvm_drv_set_error(drv, rc, "driver 'stdio': cannot watch its eventfd");
+        return modvm_drv_set_error(drv, rc, "cannot watch its eventfd");
     st->out_regular = fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
     headless_stdio_open_input(drv, st);
     return 0;

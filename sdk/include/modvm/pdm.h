@@ -190,7 +190,10 @@ struct modvm_dev_hlp {
     int (*cfg_get_string)(struct modvm_dev *dev, const char *key, const char **out);
 
     /* Drivers: attach the driver configured at `lun`, which must provide interface `iface` (drv.h).
-     * `up`/`up_ctx` is the device's side of the interface. -ENOENT when nothing is configured there. */
+     * `up`/`up_ctx` is the device's side of the interface. Returns -ENOENT when (and only when)
+     * nothing is configured there; any other failure has its user-facing message set already, so the
+     * device returns that rc from construct as it is. The core destructs attached drivers after the
+     * device's destruct callback. */
     int (*driver_attach)(struct modvm_dev *dev, uint32_t lun, const char *iface, const void *up,
                          void *up_ctx, struct modvm_drv **drv_out, const void **down_out);
 
