@@ -15,6 +15,7 @@
 #include "cfgm.h"
 #include "em.h"
 #include "err.h"
+#include "fw.h"
 #include "hm.h"
 #include "loader/loader.h"
 #include "pgm.h"
@@ -30,6 +31,7 @@ struct vm {
     struct pdm *pdm;
     struct pgm *pgm;
     struct tm_mgr *tm;
+    struct fw_files *fw;
     struct hm *hm;
     struct em *em;
     unsigned ncpus;
@@ -115,6 +117,8 @@ int vm_create(struct cfgm_node *root, struct pdm *pdm, struct vm **out)
     if (rc == 0 && (rc = pgm_create(ram, &vm->pgm)) < 0)
         modvm_err_set(rc, "cannot reserve %llu MiB of guest memory: %s", (unsigned long long)(ram >> 20),
                       strerror(-rc));
+    if (rc == 0 && !(vm->fw = fw_files_create()))
+        rc = -ENOMEM;
     if (rc == 0 && (rc = tm_create(&vm->tm)) < 0)
         modvm_err_set(rc, "cannot set up timers: %s", strerror(-rc));
     if (rc == 0)
@@ -239,6 +243,7 @@ void vm_destroy(struct vm *vm)
         pdm_devices_destruct(vm->pdm);
     hm_destroy(vm->hm);
     tm_destroy(vm->tm);
+    fw_files_destroy(vm->fw);
     pgm_destroy(vm->pgm);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->lock);
@@ -339,6 +344,11 @@ struct pgm *vm_pgm(struct vm *vm)
 struct tm_mgr *vm_tm(struct vm *vm)
 {
     return vm->tm;
+}
+
+struct fw_files *vm_fw_files(struct vm *vm)
+{
+    return vm->fw;
 }
 
 int vm_query(struct vm *vm, enum modvm_vm_fact fact, uint64_t *out)

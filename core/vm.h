@@ -18,6 +18,7 @@ struct cfgm_node;
 struct pdm;
 struct pgm;
 struct tm_mgr;
+struct fw_files;
 
 /** Builds a VM from the config tree `root` (see cli/run.c for the keys): RAM, engine, devices from
  * the plugins loaded in `pdm`, the kernel. On failure returns a negative errno with the message in
@@ -45,6 +46,7 @@ void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 
 /** The VM's managers and facts, for PDM and the engine. */
 struct pgm *vm_pgm(struct vm *vm);
 struct tm_mgr *vm_tm(struct vm *vm);
+struct fw_files *vm_fw_files(struct vm *vm);
 int vm_query(struct vm *vm, enum modvm_vm_fact fact, uint64_t *out);
 /** Drives an interrupt line (MODVM_IRQ_LOW/HIGH/PULSE) / sends an MSI. */
 int vm_irq_set(struct vm *vm, uint32_t gsi, int level);

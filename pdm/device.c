@@ -418,6 +418,12 @@ static int hlp_vm_query(struct modvm_dev *dev, enum modvm_vm_fact fact, uint64_t
     return vm_query(pdm_dev_of(dev)->vm, fact, out);
 }
 
+static const void *hlp_core_interface(struct modvm_dev *dev, const char *name, uint32_t min_version)
+{
+    (void)dev;
+    return pdm_core_interface(name, min_version);
+}
+
 static const struct modvm_dev_hlp pdm_dev_hlp = {
     .version = MODVM_DEV_HLP_VERSION,
     .pio_create = hlp_pio_create,
@@ -452,6 +458,7 @@ static const struct modvm_dev_hlp pdm_dev_hlp = {
     .ssm_get = hlp_ssm_get,
     .vm_request = hlp_vm_request,
     .vm_query = hlp_vm_query,
+    .core_interface = hlp_core_interface,
     .version_end = MODVM_DEV_HLP_VERSION,
 };
 

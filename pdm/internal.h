@@ -127,6 +127,9 @@ int pdm_driver_attach(struct pdm_dev *dev, uint32_t lun, const char *iface, cons
 void pdm_drivers_destruct(struct pdm_dev *dev);
 void pdm_drivers_notify(struct pdm_dev *dev, enum pdm_notify what);
 
+/** The core interface table `name` if it is at least `min_version` (interfaces.c), else NULL. */
+const void *pdm_core_interface(const char *name, uint32_t min_version);
+
 /** Formats the message of a failing callback as "<who>: <message>" into the thread's error. */
 int pdm_set_error(const char *who, int rc, const char *fmt, va_list ap);
 /** Writes a log line "modvm: <who>: <message>" to stderr when `level` is within the verbosity. */

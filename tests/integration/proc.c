@@ -129,6 +129,28 @@ pid_t proc_pid(const struct proc *p)
     return p->pid;
 }
 
+bool proc_wait_output(struct proc *p, const char *needle, unsigned timeout_ms)
+{
+    double deadline = proc_now() + timeout_ms / 1000.0;
+    for (;;) {
+        if (p->out.data && strstr(p->out.data, needle))
+            return true;
+        double left = deadline - proc_now();
+        if (left <= 0 || (p->out_fd < 0 && p->err_fd < 0))
+            return false;
+        struct pollfd fds[2] = {{.fd = p->out_fd, .events = POLLIN}, {.fd = p->err_fd, .events = POLLIN}};
+        int n = poll(fds, 2, left > 0.05 ? 50 : (int)(left * 1000) + 1);
+        if (n < 0 && errno != EINTR)
+            return false;
+        if (n > 0 && p->out_fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            proc_drain_fd(&p->out_fd, &p->out) < 0)
+            return false;
+        if (n > 0 && p->err_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            proc_drain_fd(&p->err_fd, &p->err) < 0)
+            return false;
+    }
+}
+
 int proc_wait(struct proc *p, struct proc_result *res)
 {
     memset(res, 0, sizeof(*res));

@@ -47,6 +47,10 @@ struct proc;
 struct proc *proc_start(const struct proc_opts *opts);
 /** The child's process id. */
 pid_t proc_pid(const struct proc *p);
+/** While the child runs: collects its output until stdout contains `needle`, the child closes both
+ *  pipes or `timeout_ms` passes. Returns true if the needle was seen. The output stays in the buffers
+ *  for proc_wait. */
+bool proc_wait_output(struct proc *p, const char *needle, unsigned timeout_ms);
 /** Collects output until the child has exited (or the timeout has passed and it was killed), fills
  *  `res` and frees `p`. Returns 0, or a negative errno on an internal failure (res then empty). */
 int proc_wait(struct proc *p, struct proc_result *res);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,11 +387,70 @@ static void test_serial_none(void **state)
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* Stopping a guest that never exits (serial-poll without the debug-exit device halts forever)      */
+
+static const char *const halting_lines[] = {"serial-poll: ok",
+                                            "serial-poll: debug-exit port 0xf4 did not exit; halting", NULL};
+
+/* Starts the halting guest with stdin from stdin_fd and waits until it has said it halts. */
+static struct proc *start_halting(int stdin_fd)
+{
+    const char *argv[] = {itest_modvm(), "run", "--kernel", itest_guest("serial-poll"), NULL};
+    struct proc *p = proc_start(&(struct proc_opts){.argv = argv, .stdin_fd = stdin_fd,
+                                                     .timeout_ms = RUN_TIMEOUT_MS});
+    assert_non_null(p);
+    if (!proc_wait_output(p, "halting\n", 30000)) {
+        struct proc_result r;
+        kill(proc_pid(p), SIGKILL);
+        proc_wait(p, &r);
+        print_message("the guest did not report that it halts\n");
+        itest_dump("modvm", &r);
+        fail();
+    }
+    return p;
+}
+
+/* SIGTERM / SIGINT / SIGHUP: clean power-off, status 128 + N (the CLI's documented contract). */
+static void test_stop_signals(void **state)
+{
+    (void)state;
+    ITEST_REQUIRE_KVM();
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct proc *p = start_halting(-1);
+        kill(proc_pid(p), sigs[i]);
+        struct proc_result r;
+        assert_int_equal(proc_wait(p, &r), 0);
+        char what[64];
+        snprintf(what, sizeof(what), "modvm stopped by %s", strsignal(sigs[i]));
+        check_result(what, &r, 128 + sigs[i], r.out, halting_lines);
+        proc_result_free(&r);
+    }
+}
+
+/* The headless escape keys on stdin (a pipe, not a terminal): Ctrl-A x powers off, status 0. */
+static void test_escape_quit(void **state)
+{
+    (void)state;
+    ITEST_REQUIRE_KVM();
+    int in[2];
+    assert_int_equal(pipe(in), 0);
+    struct proc *p = start_halting(in[0]);
+    close(in[0]);
+    assert_int_equal(write(in[1], "\001x", 2), 2);
+    struct proc_result r;
+    assert_int_equal(proc_wait(p, &r), 0);
+    close(in[1]);
+    check_result("modvm after Ctrl-A x", &r, 0, r.out, halting_lines);
+    proc_result_free(&r);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 
 int main(void)
 {
     enum { NCASES = sizeof(boot_cases) / sizeof(boot_cases[0]) };
-    static struct CMUnitTest tests[NCASES + 4];
+    static struct CMUnitTest tests[NCASES + 6];
     static char names[NCASES][128];
     size_t n = 0;
     for (size_t i = 0; i < NCASES; i++) {
@@ -404,5 +464,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest){"serial unix:PATH (server)", test_serial_unix_server, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"serial unix:PATH,server=off", test_serial_unix_client, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"serial none", test_serial_none, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"stop by SIGTERM/SIGINT/SIGHUP", test_stop_signals, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"Ctrl-A x on stdin", test_escape_quit, NULL, NULL, NULL};
     return _cmocka_run_group_tests("boot", tests, n, NULL, NULL);
 }

@@ -155,6 +155,7 @@ static const struct abi_field dev_hlp_fields[] = {
     FIELD(modvm_dev_hlp, ssm_get, 240, 8),
     FIELD(modvm_dev_hlp, vm_request, 248, 8),
     FIELD(modvm_dev_hlp, vm_query, 256, 8),
+    FIELD(modvm_dev_hlp, core_interface, 264, 8), /* ABI 1.1: the first reserved slot */
     RESERVED(modvm_dev_hlp, reserved, 264, 128),
     FIELD(modvm_dev_hlp, version_end, 392, 4),
 };

@@ -56,6 +56,29 @@ struct modvm_char_conn {
     void *reserved[4];
 };
 
+/* ---- the block interface (disk images) ---------------------------------------------------------- */
+
+/** Interface name of a block device backend (disk images). */
+#define MODVM_IFACE_BLOCK "modvm.block.1"
+#define MODVM_BLOCK_CONN_VERSION MODVM_VERSION_MAKE(0xd752, 1, 0)
+
+/** The driver's side of a block backend, called by the device with its lock held. I/O is
+ * synchronous in this version: a call returns when the data moved (or failed). Offsets and lengths
+ * are in bytes, multiples of 512; the driver checks them against its size and returns -EINVAL for
+ * out-of-range requests, -EROFS for writes to a read-only image, -EIO for host I/O errors. */
+struct modvm_block_conn {
+    uint32_t version; /**< MODVM_BLOCK_CONN_VERSION */
+    uint32_t reserved0;
+    uint64_t (*size)(struct modvm_drv *drv);
+    bool (*read_only)(struct modvm_drv *drv);
+    int (*read)(struct modvm_drv *drv, uint64_t offset, void *buf, size_t len);
+    int (*write)(struct modvm_drv *drv, uint64_t offset, const void *buf, size_t len);
+    int (*flush)(struct modvm_drv *drv);
+    /** Lets the backend free the range (-EOPNOTSUPP when it cannot; the device may report success). */
+    int (*discard)(struct modvm_drv *drv, uint64_t offset, uint64_t len);
+    void *reserved[6];
+};
+
 /* ---- the driver helper table -------------------------------------------------------------------- */
 
 #define MODVM_DRV_HLP_VERSION MODVM_VERSION_MAKE(0xd760, 1, 0)

@@ -134,7 +134,7 @@ enum modvm_log_level { MODVM_LOG_ERROR = 0, MODVM_LOG_WARN = 1, MODVM_LOG_INFO =
 /* ---- the helper table -------------------------------------------------------------------------- */
 
 /** Version word of struct modvm_dev_hlp. */
-#define MODVM_DEV_HLP_VERSION MODVM_VERSION_MAKE(0xd720, 1, 0)
+#define MODVM_DEV_HLP_VERSION MODVM_VERSION_MAKE(0xd720, 1, 1)
 
 /** The services a device gets from the core. Call them through the modvm_* inline wrappers below.
  * Functions returning int give 0 or a negative errno. */
@@ -211,7 +211,13 @@ struct modvm_dev_hlp {
     int (*vm_request)(struct modvm_dev *dev, enum modvm_vm_request req, int status);
     int (*vm_query)(struct modvm_dev *dev, enum modvm_vm_fact fact, uint64_t *out);
 
-    void *reserved[16];
+    /* Since 1.1: further core services as versioned tables, looked up by interface name — "modvm.pci.1"
+     * (pci.h), "modvm.virtio.1" (virtio.h), "modvm.fw.1" (fw.h). Returns NULL when the core does not
+     * provide `name` at least at version `min_version` (same magic and major, minor ≥ min's). New
+     * service families are added this way, so the table itself rarely grows. */
+    const void *(*core_interface)(struct modvm_dev *dev, const char *name, uint32_t min_version);
+
+    void *reserved[15];
     uint32_t version_end; /**< MODVM_DEV_HLP_VERSION */
 };
 
@@ -544,6 +550,15 @@ static inline int modvm_ssm_get_bool(struct modvm_dev *d, struct modvm_ssm *s, b
 static inline int modvm_dev_vm_request(struct modvm_dev *dev, enum modvm_vm_request req, int status)
 {
     return dev->hlp->vm_request(dev, req, status);
+}
+/** The core's table for interface `name` of at least `min_version`, or NULL (older core, or none).
+ * Checks the helper table's own version first, so a plugin built for 1.1 still loads on a 1.0 core
+ * and simply finds no interface there. */
+static inline const void *modvm_dev_core_interface(struct modvm_dev *dev, const char *name, uint32_t min_version)
+{
+    if (MODVM_VERSION_MINOR(dev->hlp->version) < 1 || !dev->hlp->core_interface)
+        return NULL;
+    return dev->hlp->core_interface(dev, name, min_version);
 }
 /** Queries a fact about the VM (MODVM_VM_FACT_*). */
 static inline int modvm_dev_vm_query(struct modvm_dev *dev, enum modvm_vm_fact fact, uint64_t *out)

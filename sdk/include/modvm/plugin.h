@@ -25,7 +25,7 @@ extern "C" {
 
 /** The plugin ABI this SDK describes. Major changes break plugins; minor ones only add. */
 #define MODVM_ABI_MAJOR 1
-#define MODVM_ABI_MINOR 0
+#define MODVM_ABI_MINOR 1
 
 /** Builds a struct version word from a 16-bit magic and the major/minor version. */
 #define MODVM_VERSION_MAKE(magic, major, minor) \

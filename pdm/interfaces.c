@@ -1,0 +1,59 @@
+/* pdm/interfaces.c — the core interfaces a device can look up by name (modvm_dev_hlp.core_interface):
+ * firmware files (fw.h), and as they are added, PCI (pci.h) and virtio (virtio.h). */
+#include <string.h>
+
+#include <modvm/fw.h>
+
+#include "../core/fw.h"
+#include "../core/vm.h"
+#include "internal.h"
+
+/* The VM of a device. */
+static struct vm *pdm_vm_of(struct modvm_dev *dev)
+{
+    return ((struct pdm_dev *)dev)->vm;
+}
+
+static int fw_file_add(struct modvm_dev *dev, const char *name, const void *data, size_t len)
+{
+    return fw_files_add(vm_fw_files(pdm_vm_of(dev)), name, data, len);
+}
+
+static int fw_file_get(struct modvm_dev *dev, const char *name, const void **data, size_t *len)
+{
+    return fw_files_get(vm_fw_files(pdm_vm_of(dev)), name, data, len);
+}
+
+static int fw_file_at(struct modvm_dev *dev, size_t index, const char **name, const void **data, size_t *len)
+{
+    return fw_files_at(vm_fw_files(pdm_vm_of(dev)), index, name, data, len);
+}
+
+static const struct modvm_fw_hlp pdm_fw_hlp = {
+    .version = MODVM_FW_HLP_VERSION,
+    .file_add = fw_file_add,
+    .file_get = fw_file_get,
+    .file_at = fw_file_at,
+};
+
+/* One named interface table. */
+struct pdm_interface {
+    const char *name;
+    const void *table; /* starts with its uint32_t version word */
+};
+
+static const struct pdm_interface pdm_interfaces[] = {
+    {MODVM_IFACE_FW, &pdm_fw_hlp},
+};
+
+const void *pdm_core_interface(const char *name, uint32_t min_version)
+{
+    for (size_t i = 0; name && i < sizeof(pdm_interfaces) / sizeof(pdm_interfaces[0]); i++) {
+        if (strcmp(pdm_interfaces[i].name, name) != 0)
+            continue;
+        uint32_t have = *(const uint32_t *)pdm_interfaces[i].table;
+        /* the core's table must be at least what the plugin needs */
+        return MODVM_VERSION_ARE_COMPATIBLE(have, min_version) ? pdm_interfaces[i].table : NULL;
+    }
+    return NULL;
+}
