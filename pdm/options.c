@@ -194,7 +194,8 @@ void pdm_options_print(const struct modvm_cfg_option *schema, FILE *out, const c
         fprintf(out, "%s%-12s %-6s default %-10s %s", indent, o->name, types[o->type <= 4 ? o->type : 0],
                 o->default_value ? o->default_value : "(none)", o->help ? o->help : "");
         if ((o->min || o->max) && o->type == MODVM_CFG_UINT)
-            fprintf(out, " [0x%" PRIx64 "-0x%" PRIx64 "]", o->min, o->max);
+            fprintf(out, o->max < 256 ? " [%" PRIu64 "-%" PRIu64 "]" : " [0x%" PRIx64 "-0x%" PRIx64 "]", o->min,
+                    o->max);
         fputc('\n', out);
     }
 }
