@@ -24,8 +24,10 @@
 static const char run_usage[] =
     "usage: modvm run [options]\n"
     "\n"
-    "  --kernel FILE          the guest: a multiboot kernel (ELF32 or a.out kludge), as QEMU -kernel\n"
+    "  --kernel FILE          the guest, as QEMU -kernel: a Linux bzImage, a multiboot kernel (ELF32 or\n"
+    "                         a.out kludge) or an ELF kernel with a PVH entry note (vmlinux, CONFIG_PVH)\n"
     "  --append STRING        the kernel command line\n"
+    "  --initrd FILE          an initial ramdisk for Linux (module 0 for a multiboot kernel)\n"
     "  --kernel-addr ADDR     load FILE as a flat binary at ADDR and start there\n"
     "  --kernel-mode MODE     with --kernel-addr: 'prot32' (flat 32-bit, default) or 'real' (CS:IP = ADDR)\n"
     "  --memory MIB           guest RAM in MiB (default 128)\n"
@@ -181,6 +183,7 @@ static int run_handle_opt(struct run_opts *o, int c, const char *arg, int *verbo
     switch (c) {
     case 'k': return cfgm_set_string(cfgm_ensure(root, "Kernel"), "Path", arg);
     case 'a': return cfgm_set_string(cfgm_ensure(root, "Kernel"), "Cmdline", arg);
+    case 'I': return cfgm_set_string(cfgm_ensure(root, "Kernel"), "Initrd", arg);
     case 'A':
         if ((rc = run_parse_count("--kernel-addr", arg, 0, UINT32_MAX, &n)) == 0) {
             cfgm_set_bool(cfgm_ensure(root, "Kernel"), "Flat", true);
@@ -219,6 +222,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"kernel", required_argument, NULL, 'k'},      {"append", required_argument, NULL, 'a'},
+        {"initrd", required_argument, NULL, 'I'},
         {"kernel-addr", required_argument, NULL, 'A'}, {"kernel-mode", required_argument, NULL, 'M'},
         {"memory", required_argument, NULL, 'm'},      {"cpus", required_argument, NULL, 'c'},
         {"serial", required_argument, NULL, 's'},      {"device", required_argument, NULL, 'd'},

@@ -83,10 +83,12 @@ void hm_destroy(struct hm *hm)
 static struct kmod_cpu_state hm_cpu_state(const struct boot_state *b)
 {
     static const enum kmod_cpu_mode modes[] = {
-        [BOOT_MODE_RESET] = KMOD_CPU_RESET, [BOOT_MODE_REAL] = KMOD_CPU_REAL, [BOOT_MODE_PROT32] = KMOD_CPU_PROT32};
+        [BOOT_MODE_RESET] = KMOD_CPU_RESET, [BOOT_MODE_REAL] = KMOD_CPU_REAL, [BOOT_MODE_PROT32] = KMOD_CPU_PROT32,
+        [BOOT_MODE_LONG64] = KMOD_CPU_LONG64};
     return (struct kmod_cpu_state){.mode = modes[b->mode], .cs_selector = b->cs_selector, .rip = b->rip,
                                    .rsp = b->rsp, .rax = b->rax, .rbx = b->rbx, .rcx = b->rcx, .rdx = b->rdx,
-                                   .rsi = b->rsi, .rdi = b->rdi, .rbp = b->rbp};
+                                   .rsi = b->rsi, .rdi = b->rdi, .rbp = b->rbp, .cr3 = b->cr3,
+                                   .gdt_base = b->gdt_base, .gdt_limit = b->gdt_limit};
 }
 
 int hm_reset(struct hm *hm, const struct boot_state *bsp)

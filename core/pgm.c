@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -255,6 +257,36 @@ int pgm_range_map(struct pgm_range *r, uint64_t base)
     return rc;
 }
 
+/* Formats one overlapping object for pgm_describe_overlap. */
+static int pgm_describe(char *buf, size_t len, const char *desc, uint64_t base, uint64_t size)
+{
+    snprintf(buf, len, "%s at 0x%llx-0x%llx", desc, (unsigned long long)base,
+             (unsigned long long)(base + size - 1));
+    return 0;
+}
+
+int pgm_describe_overlap(struct pgm *pgm, enum pgm_space space, uint64_t base, uint64_t size, char *buf,
+                         size_t len)
+{
+    int rc = -ENOENT;
+    pthread_rwlock_rdlock(&pgm->lock);
+    if (space == PGM_SPACE_PIO) {
+        for (uint64_t p = base; p < base + size && p < PGM_PORT_COUNT && rc; p++)
+            if (pgm->ports[p])
+                rc = pgm_describe(buf, len, pgm->ports[p]->desc, pgm->ports[p]->base, pgm->ports[p]->size);
+    } else {
+        for (size_t i = 0; i < pgm->nregions && rc; i++)
+            if (pgm_overlaps(base, size, pgm->regions[i].gpa, pgm->regions[i].size))
+                rc = pgm_describe(buf, len, pgm->regions[i].readonly ? "ROM" : "RAM", pgm->regions[i].gpa,
+                                  pgm->regions[i].size);
+        for (size_t i = 0; i < pgm->nmmio && rc; i++)
+            if (pgm_overlaps(base, size, pgm->mmio[i]->base, pgm->mmio[i]->size))
+                rc = pgm_describe(buf, len, pgm->mmio[i]->desc, pgm->mmio[i]->base, pgm->mmio[i]->size);
+    }
+    pthread_rwlock_unlock(&pgm->lock);
+    return rc;
+}
+
 int pgm_range_unmap(struct pgm_range *r)
 {
     struct pgm *pgm = r->pgm;
@@ -298,6 +330,11 @@ const char *pgm_range_desc(const struct pgm_range *r)
 uint64_t pgm_range_base(const struct pgm_range *r)
 {
     return r->base;
+}
+
+uint64_t pgm_range_size(const struct pgm_range *r)
+{
+    return r->size;
 }
 
 /* Looks up the mapped range holding `addr` and pins it; NULL when unassigned. */

@@ -67,6 +67,10 @@ int pgm_range_create(struct pgm *pgm, enum pgm_space space, uint64_t size, uint3
 /** Maps a range at `base`: -EINVAL when it wraps or leaves the space (ports ≤ 0xffff, MMIO < 2^52),
  * -EBUSY when it overlaps another range or (MMIO) guest memory, -EALREADY when mapped. */
 int pgm_range_map(struct pgm_range *range, uint64_t base);
+/** Describes the mapped range or memory that [base, base+size) would overlap in `space` as
+ * "<desc> at 0x<base>-0x<end>" into buf; returns 0, or -ENOENT when nothing overlaps. */
+int pgm_describe_overlap(struct pgm *pgm, enum pgm_space space, uint64_t base, uint64_t size, char *buf,
+                         size_t len);
 /** Unmaps a range (in-flight accesses finish on the old mapping). */
 int pgm_range_unmap(struct pgm_range *range);
 /** Unmaps and frees a range, waiting for accesses in flight. */
@@ -74,6 +78,7 @@ void pgm_range_destroy(struct pgm_range *range);
 /** The range's description and current base (UINT64_MAX when unmapped). */
 const char *pgm_range_desc(const struct pgm_range *range);
 uint64_t pgm_range_base(const struct pgm_range *range);
+uint64_t pgm_range_size(const struct pgm_range *range);
 
 /** Dispatches a guest port access of `size` (1, 2, 4) bytes. Reads fill *value (all ones when
  * unassigned). Accesses the target range does not allow at that size, or that straddle ranges, are

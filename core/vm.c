@@ -2,8 +2,8 @@
  * out requests on its control thread (so a device asking for power-off from a vCPU never waits for
  * its own vCPU to stop).
  *
- * Config keys read here: RamSize (bytes), CPUCount, Verbosity, NoReboot; Kernel/{Path, Cmdline, Flat,
- * LoadAddr, Mode}; Devices/... (PDM). */
+ * Config keys read here: RamSize (bytes), CPUCount, Verbosity, NoReboot; Kernel/{Path, Cmdline, Initrd,
+ * Flat, LoadAddr, Mode}; Devices/... (PDM). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,6 +60,8 @@ static int vm_read_kernel(struct vm *vm)
         return modvm_err_set(-EINVAL, "no guest to run: give --kernel FILE");
     if (cfgm_get_string(k, "Cmdline", &vm->kernel.cmdline) < 0)
         vm->kernel.cmdline = NULL;
+    if (cfgm_get_string(k, "Initrd", &vm->kernel.initrd) < 0)
+        vm->kernel.initrd = NULL;
     bool flat = false;
     cfgm_get_bool(k, "Flat", &flat);
     vm->kernel.flat = flat;

@@ -265,7 +265,7 @@ struct doc_cap {
 
 static const struct doc_cap doc_caps[] = {
     { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", DOC_FAIL, "guest memory cannot be mapped" },
-    { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", DOC_FAIL, "no in-kernel PIC/IOAPIC/LAPIC: use --accel soft" },
+    { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", DOC_FAIL, "no in-kernel PIC/IOAPIC/LAPIC: modvm cannot run on this KVM" },
     { KVM_CAP_PIT2, "KVM_CAP_PIT2", DOC_WARN, "no in-kernel PIT: the userspace timer plugin is needed" },
     { KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM", DOC_WARN, "ROM writes are not trapped" },
     { KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI", DOC_WARN, "devices fall back from MSI to INTx" },
@@ -297,8 +297,7 @@ static void check_caps(struct doc *d)
 static void doc_summary(struct doc *d)
 {
     if (d->fails)
-        fprintf(d->out, "KVM is NOT usable (%d problem%s, %d warning%s): fix the FAIL lines, or run "
-                "with --accel soft\n", d->fails, d->fails == 1 ? "" : "s", d->warns,
+        fprintf(d->out, "KVM is NOT usable (%d problem%s, %d warning%s): fix the FAIL lines\n", d->fails, d->fails == 1 ? "" : "s", d->warns,
                 d->warns == 1 ? "" : "s");
     else if (d->warns)
         fprintf(d->out, "KVM is usable, with %d warning%s\n", d->warns, d->warns == 1 ? "" : "s");

@@ -468,15 +468,30 @@ static void sregs_real(struct kvm_sregs *s, uint16_t cs_sel, uint64_t cs_base)
     s->cr0 = 0x60000010; /* CD | NW | ET, the reset value */
 }
 
-/* Flat 32-bit protected mode, paging off (multiboot v1 machine state). */
-static void sregs_prot32(struct kvm_sregs *s)
+/* Flat 32-bit protected mode, paging off (multiboot v1 and PVH machine state). */
+static void sregs_prot32(struct kvm_sregs *s, const struct kmod_cpu_state *st)
 {
     s->cs = seg_make(0x10, 0, 0xffffffffu, 0xb, true, true);
     s->ds = s->es = s->fs = s->gs = s->ss = seg_make(0x18, 0, 0xffffffffu, 0x3, true, true);
     seg_system(s, 0x67);
-    s->gdt = (struct kvm_dtable){ .base = 0, .limit = 0 };
+    s->gdt = (struct kvm_dtable){ .base = st->gdt_limit ? st->gdt_base : 0, .limit = st->gdt_limit };
     s->idt = (struct kvm_dtable){ .base = 0, .limit = 0 };
     s->cr0 = 0x11; /* PE | ET */
+}
+
+/* 64-bit long mode with the caller's page tables and GDT (Linux 64-bit boot protocol). */
+static void sregs_long64(struct kvm_sregs *s, const struct kmod_cpu_state *st)
+{
+    s->cs = seg_make(0x10, 0, 0xffffffffu, 0xb, false, true);
+    s->cs.l = 1; /* 64-bit code segment: L=1 requires D=0 */
+    s->ds = s->es = s->fs = s->gs = s->ss = seg_make(0x18, 0, 0xffffffffu, 0x3, true, true);
+    seg_system(s, 0x67); /* type 11: in IA-32e mode a busy 64-bit TSS */
+    s->gdt = (struct kvm_dtable){ .base = st->gdt_base, .limit = st->gdt_limit };
+    s->idt = (struct kvm_dtable){ .base = 0, .limit = 0 };
+    s->cr0 = 0x80000011; /* PG | ET | PE */
+    s->cr3 = st->cr3;
+    s->cr4 = 0x20;       /* PAE */
+    s->efer = 0x500;     /* LMA | LME */
 }
 
 static int vcpu_load_sregs(struct kmod_vcpu *vcpu, const struct kmod_cpu_state *st)
@@ -485,6 +500,8 @@ static int vcpu_load_sregs(struct kmod_vcpu *vcpu, const struct kmod_cpu_state *
     int rc = kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s);
     if (rc < 0)
         return rc;
+    s.cr2 = s.cr3 = s.cr4 = s.cr8 = 0;
+    s.efer = 0;
     switch (st->mode) {
     case KMOD_CPU_RESET:
         sregs_real(&s, 0xf000, 0xffff0000u);
@@ -493,13 +510,14 @@ static int vcpu_load_sregs(struct kmod_vcpu *vcpu, const struct kmod_cpu_state *
         sregs_real(&s, st->cs_selector, (uint64_t)st->cs_selector << 4);
         break;
     case KMOD_CPU_PROT32:
-        sregs_prot32(&s);
+        sregs_prot32(&s, st);
+        break;
+    case KMOD_CPU_LONG64:
+        sregs_long64(&s, st);
         break;
     default:
         return -EINVAL;
     }
-    s.cr2 = s.cr3 = s.cr4 = s.cr8 = 0;
-    s.efer = 0;
     memset(s.interrupt_bitmap, 0, sizeof(s.interrupt_bitmap));
     rc = kvm_ioctl(vcpu->fd, KVM_SET_SREGS, &s);
     return rc < 0 ? rc : 0;

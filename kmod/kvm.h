@@ -49,13 +49,21 @@ enum kmod_cpu_mode {
                       * EDX = 0x600; the register fields of the struct are ignored */
     KMOD_CPU_REAL,   /* real mode, CS = cs_selector (base cs_selector*16), IP = rip */
     KMOD_CPU_PROT32, /* flat 32-bit protected mode (CS 0x10 code, DS..SS 0x18 data, base 0, limit 4G),
-                      * paging off, interrupts off — the multiboot entry state */
+                      * paging off, interrupts off — the multiboot and PVH entry state. GDTR =
+                      * gdt_base/gdt_limit when gdt_limit != 0, else base 0 limit 0 */
+    KMOD_CPU_LONG64, /* 64-bit long mode, interrupts off — the Linux 64-bit boot protocol's entry state:
+                      * CR0 = PE|ET|PG, CR4 = PAE, EFER = LME|LMA, CR3 = cr3 (the caller's page tables
+                      * in guest RAM), GDTR = gdt_base/gdt_limit, CS 0x10 (64-bit code: L=1, D=0),
+                      * DS/ES/FS/GS/SS 0x18 (flat data, base 0, limit 4G), TR a busy 64-bit TSS */
 };
 struct kmod_cpu_state {
     enum kmod_cpu_mode mode;
     uint16_t cs_selector; /* KMOD_CPU_REAL only */
     uint64_t rip, rsp;
     uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t cr3;         /* KMOD_CPU_LONG64 */
+    uint64_t gdt_base;    /* KMOD_CPU_LONG64, KMOD_CPU_PROT32 (see there) */
+    uint16_t gdt_limit;
 };
 int kmod_vcpu_set_state(struct kmod_vcpu *vcpu, const struct kmod_cpu_state *st);
 /* Puts an AP in wait-for-SIPI (KVM_MP_STATE_INIT_RECEIVED semantics via the in-kernel LAPIC) or

@@ -121,9 +121,15 @@ static int pdm_region_create(struct pdm_dev *d, bool mmio, uint64_t size, uint32
 static int pdm_region_map(struct pdm_dev *d, struct pdm_io_region *r, uint64_t base)
 {
     int rc = pgm_range_map(r->range, base);
-    if (rc == -EBUSY)
-        return modvm_err_set(rc, "%s: %s range at 0x%llx overlaps another device's range (choose another "
-                                 "address)", d->name, r->mmio ? "MMIO" : "port", (unsigned long long)base);
+    uint64_t size = pgm_range_size(r->range);
+    char other[160] = "another range";
+    if (rc == -EBUSY) {
+        pgm_describe_overlap(vm_pgm(d->vm), r->mmio ? PGM_SPACE_MMIO : PGM_SPACE_PIO, base, size, other,
+                             sizeof(other));
+        return modvm_err_set(rc, "%s: %s 0x%llx-0x%llx are already in use by %s (choose another address)",
+                             d->name, r->mmio ? "MMIO addresses" : "ports", (unsigned long long)base,
+                             (unsigned long long)(base + size - 1), other);
+    }
     if (rc < 0)
         return modvm_err_set(rc, "%s: cannot map %s range at 0x%llx: %s", d->name, r->mmio ? "MMIO" : "port",
                              (unsigned long long)base, strerror(-rc));
@@ -393,7 +399,7 @@ static void hlp_guest_error(struct modvm_dev *dev, const char *fmt, va_list ap)
         return;
     char msg[256];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    fprintf(stderr, "modvm: %s: guest error: %s (%lu so far)\r\n", d->name, msg, atomic_load(&d->guest_errors));
+    fprintf(stderr, "modvm: %s: guest error: %s (%lu so far)\n", d->name, msg, atomic_load(&d->guest_errors));
 }
 
 static int hlp_ssm_put(struct modvm_dev *dev, struct modvm_ssm *ssm, const void *buf, size_t len)

@@ -21,5 +21,5 @@ void pdm_log(struct vm *vm, const char *who, int level, const char *fmt, va_list
         return;
     char msg[400];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    fprintf(stderr, "modvm: %s: %s: %s\r\n", who, names[level >= 0 && level <= 3 ? level : 3], msg);
+    fprintf(stderr, "modvm: %s: %s: %s\n", who, names[level >= 0 && level <= 3 ? level : 3], msg);
 }

@@ -1,4 +1,6 @@
-/* core/loader/loader.c — reads the guest image file (bounded by guest RAM) and picks the loader. */
+/* core/loader/loader.c — reads the guest image (and initrd) file, bounded by guest RAM, and picks
+ * the loader by signature, in QEMU's -kernel order: the Linux boot header ("HdrS", boot protocol),
+ * a multiboot v1 header, an ELF with a PVH entry note. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,19 +13,20 @@
 #include "../pgm.h"
 #include "loader.h"
 
-/* Reads a whole regular file of at most `limit` bytes. */
-static int loader_read_file(const char *path, uint64_t limit, uint8_t **data, size_t *len)
+/* Reads a whole regular file of at most `limit` bytes; `what` ("kernel", "initrd") names it. */
+static int loader_read_file(const char *what, const char *path, uint64_t limit, uint8_t **data, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return modvm_err_set(-errno, "cannot open kernel '%s': %s", path, strerror(errno));
+        return modvm_err_set(-errno, "cannot open %s '%s': %s", what, path, strerror(errno));
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        rc = modvm_err_set(-EINVAL, "kernel '%s' is not a regular file", path);
+        rc = modvm_err_set(-EINVAL, "%s '%s' is not a regular file", what, path);
     else if ((uint64_t)st.st_size > limit)
-        rc = modvm_err_set(-EFBIG, "kernel '%s' (%lld bytes) is larger than guest RAM", path,
-                           (long long)st.st_size);
+        rc = modvm_err_set(-EFBIG, "%s '%s' (%lld bytes) is too big for guest RAM (%llu MiB; give the VM more "
+                                   "--memory)", what, path, (long long)st.st_size,
+                           (unsigned long long)(limit >> 20));
     uint8_t *buf = rc == 0 ? malloc(st.st_size ? (size_t)st.st_size : 1) : NULL;
     size_t got = 0;
     if (rc == 0 && !buf)
@@ -31,7 +34,7 @@ static int loader_read_file(const char *path, uint64_t limit, uint8_t **data, si
     while (rc == 0 && got < (size_t)st.st_size) {
         ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
         if (n <= 0)
-            rc = modvm_err_set(n < 0 ? -errno : -EIO, "cannot read kernel '%s'", path);
+            rc = modvm_err_set(n < 0 ? -errno : -EIO, "cannot read %s '%s'", what, path);
         else
             got += (size_t)n;
     }
@@ -47,25 +50,41 @@ static int loader_read_file(const char *path, uint64_t limit, uint8_t **data, si
 
 int loader_load(struct pgm *pgm, const struct loader_request *req, struct boot_state *out)
 {
-    uint8_t *img = NULL;
-    size_t len = 0;
-    int rc = loader_read_file(req->path, pgm_ram_size(pgm), &img, &len);
-    if (rc < 0)
+    uint8_t *img = NULL, *rd = NULL;
+    size_t len = 0, rd_len = 0;
+    int rc = loader_read_file("kernel", req->path, pgm_ram_size(pgm), &img, &len);
+    if (rc == 0 && req->initrd)
+        rc = loader_read_file("initrd", req->initrd, pgm_ram_size(pgm), &rd, &rd_len);
+    if (rc < 0) {
+        free(img);
         return rc;
-    if (req->flat) {
+    }
+    struct loader_image kernel = {.name = req->path, .data = img, .len = len};
+    struct loader_image initrd = {.name = req->initrd, .data = rd, .len = rd_len};
+    const struct loader_image *initrd_p = req->initrd ? &initrd : NULL;
+    if (req->flat && req->initrd) {
+        rc = modvm_err_set(-EINVAL, "--initrd needs a multiboot, bzImage or PVH kernel, not a flat binary "
+                                    "(--kernel-addr)");
+    } else if (req->flat) {
         rc = loader_flat(pgm, req->path, img, len, req->load_addr, req->flat_mode, out);
+    } else if (loader_is_bzimage(img, len)) {
+        rc = loader_bzimage(pgm, &kernel, req->cmdline, initrd_p, out);
     } else if (loader_is_multiboot(img, len)) {
         char *cmdline = NULL;
         if (asprintf(&cmdline, "%s%s%s", req->path, req->cmdline && *req->cmdline ? " " : "",
                      req->cmdline ? req->cmdline : "") < 0)
             rc = -ENOMEM;
         else
-            rc = loader_multiboot(pgm, req->path, img, len, cmdline, out);
+            rc = loader_multiboot_initrd(pgm, req->path, img, len, cmdline, initrd_p, out);
         free(cmdline);
+    } else if (loader_is_elf(img, len)) {
+        rc = loader_pvh(pgm, &kernel, req->cmdline, initrd_p, out);
     } else {
-        rc = modvm_err_set(-ENOEXEC, "kernel '%s' is not a multiboot image (no multiboot header in its "
-                                     "first 8 KiB); for a raw binary use --kernel-addr", req->path);
+        rc = modvm_err_set(-ENOEXEC, "kernel '%s' is not a kernel modvm can boot: not a Linux bzImage, no "
+                                     "multiboot header in its first 8 KiB, not an ELF file with a PVH entry note "
+                                     "(for a raw binary use --kernel-addr)", req->path);
     }
+    free(rd);
     free(img);
     return rc;
 }

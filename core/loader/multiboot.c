@@ -1,8 +1,9 @@
 /* core/loader/multiboot.c — multiboot v1 (Multiboot Specification 0.6.96) as QEMU's -kernel loads it:
  * ELF32 images by their program headers (physical addresses), or the a.out kludge when header flag
  * bit 16 gives the load addresses; then a multiboot information structure with memory sizes, the
- * e820-style memory map, the command line ("<kernel path> <append>", as QEMU passes it) and the boot
- * loader name. The CPU starts in flat 32-bit protected mode with EAX = 0x2BADB002, EBX = the MBI. */
+ * e820-style memory map, the command line ("<kernel path> <append>", as QEMU passes it), the boot
+ * loader name and, with --initrd, one module (QEMU's -initrd for multiboot kernels: the file
+ * page-aligned after the kernel, its string the file name). The CPU starts in flat 32-bit protected mode with EAX = 0x2BADB002, EBX = the MBI. */
 #include <errno.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #define MB_UNSUPPORTED_REQUIRED 0xfff8u /* required-feature bits 3-15 we do not know */
 
 #define MBI_MEM 0x1u
+#define MBI_MODS 0x8u
 #define MBI_CMDLINE 0x4u
 #define MBI_MMAP 0x40u
 #define MBI_LOADER_NAME 0x200u
@@ -61,9 +63,10 @@ int loader_is_multiboot(const uint8_t *img, size_t len)
     return mb_find_header(img, len) >= 0;
 }
 
-/* Copies [src, src+len) of the image to guest RAM at gpa and zeroes up to memsz. */
+/* Copies [src, src+len) of the image to guest RAM at gpa and zeroes up to memsz; raises *kend to
+ * the end of what was placed. */
 static int mb_place(struct pgm *pgm, const char *name, uint64_t gpa, const uint8_t *src, uint64_t len,
-                    uint64_t memsz)
+                    uint64_t memsz, uint64_t *kend)
 {
     if (memsz < len || gpa + memsz < gpa || gpa + memsz > 0x100000000ull)
         return modvm_err_set(-ENOEXEC, "kernel '%s': a segment at 0x%llx of 0x%llx bytes is malformed", name,
@@ -78,11 +81,14 @@ static int mb_place(struct pgm *pgm, const char *name, uint64_t gpa, const uint8
                                        "0x%x-0x%x", name, (unsigned long long)gpa, MBI_BASE, MBI_AREA_END);
     memcpy(dst, src, len);
     memset(dst + len, 0, memsz - len);
+    if (gpa + memsz > *kend)
+        *kend = gpa + memsz;
     return 0;
 }
 
 /* Loads an ELF32 image by its PT_LOAD program headers; sets *entry (physical). */
-static int mb_load_elf(struct pgm *pgm, const char *name, const uint8_t *img, size_t len, uint32_t *entry)
+static int mb_load_elf(struct pgm *pgm, const char *name, const uint8_t *img, size_t len, uint32_t *entry,
+                       uint64_t *kend)
 {
     if (len < 52 || memcmp(img, "\x7f" "ELF", 4) != 0)
         return modvm_err_set(-ENOEXEC, "kernel '%s' has a multiboot header but is neither ELF nor uses the "
@@ -103,7 +109,7 @@ static int mb_load_elf(struct pgm *pgm, const char *name, const uint8_t *img, si
         uint32_t filesz = rd32(ph + 16), memsz = rd32(ph + 20);
         if (off > len || filesz > len - off)
             return modvm_err_set(-ENOEXEC, "kernel '%s': ELF segment %u lies outside the file", name, i);
-        int rc = mb_place(pgm, name, paddr, img + off, filesz, memsz);
+        int rc = mb_place(pgm, name, paddr, img + off, filesz, memsz, kend);
         if (rc < 0)
             return rc;
         /* An entry given as a virtual address inside this segment is translated (QEMU does too). */
@@ -115,7 +121,7 @@ static int mb_load_elf(struct pgm *pgm, const char *name, const uint8_t *img, si
 
 /* Loads an image by the header's a.out-kludge addresses; sets *entry. */
 static int mb_load_kludge(struct pgm *pgm, const char *name, const uint8_t *img, size_t len, size_t hoff,
-                          const struct mb_header *h, uint32_t *entry)
+                          const struct mb_header *h, uint32_t *entry, uint64_t *kend)
 {
     if (h->load_addr > h->header_addr || h->header_addr - h->load_addr > hoff)
         return modvm_err_set(-ENOEXEC, "kernel '%s': multiboot header_addr/load_addr are inconsistent", name);
@@ -129,7 +135,7 @@ static int mb_load_kludge(struct pgm *pgm, const char *name, const uint8_t *img,
     if (end < h->load_addr + load_len)
         return modvm_err_set(-ENOEXEC, "kernel '%s': multiboot bss_end_addr is below the loaded image", name);
     *entry = h->entry_addr;
-    return mb_place(pgm, name, h->load_addr, img + file_off, load_len, end - h->load_addr);
+    return mb_place(pgm, name, h->load_addr, img + file_off, load_len, end - h->load_addr, kend);
 }
 
 /* Appends bytes to the MBI area at *cursor (bounded by MBI_AREA_END); returns their address. */
@@ -150,8 +156,27 @@ static void mb_mmap_entry(uint8_t *e, uint64_t base, uint64_t length, uint32_t t
     memcpy(e, v, sizeof(v));
 }
 
-/* Builds the multiboot information structure. */
-static int mb_build_mbi(struct pgm *pgm, const char *name, const char *cmdline, uint32_t *mbi_addr)
+/* Copies the initrd page-aligned after the kernel (and above 1 MiB) as module 0; fills mod[4]
+ * except the string address. */
+static int mb_place_module(struct pgm *pgm, const struct loader_image *initrd, uint64_t kend, uint32_t mod[4])
+{
+    uint64_t at = ((kend > EXT_RAM_START ? kend : EXT_RAM_START) + 0xfff) & ~0xfffull;
+    uint8_t *dst = initrd->len && at + initrd->len <= 0x100000000ull ? pgm_phys_ptr(pgm, at, initrd->len) : NULL;
+    if (!initrd->len)
+        return modvm_err_set(-EINVAL, "initrd '%s' is empty", initrd->name);
+    if (!dst)
+        return modvm_err_set(-E2BIG, "initrd '%s' (%zu bytes) does not fit in guest RAM after the kernel at "
+                                     "0x%llx (give the VM more --memory)", initrd->name, initrd->len,
+                             (unsigned long long)at);
+    memcpy(dst, initrd->data, initrd->len);
+    mod[0] = (uint32_t)at;
+    mod[1] = (uint32_t)(at + initrd->len);
+    return 0;
+}
+
+/* Builds the multiboot information structure (with module 0 = mod when initrd is set). */
+static int mb_build_mbi(struct pgm *pgm, const char *name, const char *cmdline, const struct loader_image *initrd,
+                        uint32_t mod[4], uint32_t *mbi_addr)
 {
     uint8_t *area = pgm_phys_ptr(pgm, MBI_BASE, MBI_AREA_END - MBI_BASE);
     if (!area)
@@ -178,9 +203,14 @@ static int mb_build_mbi(struct pgm *pgm, const char *name, const char *cmdline, 
     uint32_t mmap_addr = mb_put(area, &cursor, mmap, 24 * n);
     uint32_t cmd_addr = mb_put(area, &cursor, cmdline, strlen(cmdline) + 1);
     uint32_t name_addr = mb_put(area, &cursor, "modvm", 6);
-    if (!mmap_addr || !cmd_addr || !name_addr)
-        return modvm_err_set(-E2BIG, "kernel '%s': the command line is too long for the multiboot "
-                                     "information area", name);
+    uint32_t mods_addr = 1;
+    if (initrd) {
+        mod[2] = mb_put(area, &cursor, initrd->name, strlen(initrd->name) + 1);
+        mods_addr = mod[2] ? mb_put(area, &cursor, mod, 16) : 0;
+    }
+    if (!mmap_addr || !cmd_addr || !name_addr || !mods_addr)
+        return modvm_err_set(-E2BIG, "kernel '%s': the command line (or the initrd's name) is too long for "
+                                     "the multiboot information area", name);
     uint32_t mbi[29] = {0};
     mbi[0] = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME;
     mbi[1] = LOW_RAM_END / 1024;
@@ -189,6 +219,11 @@ static int mb_build_mbi(struct pgm *pgm, const char *name, const char *cmdline, 
     mbi[11] = (uint32_t)(24 * n);
     mbi[12] = mmap_addr;
     mbi[16] = name_addr;
+    if (initrd) {
+        mbi[0] |= MBI_MODS;
+        mbi[5] = 1;
+        mbi[6] = mods_addr;
+    }
     memcpy(area, mbi, sizeof(mbi));
     *mbi_addr = MBI_BASE;
     return 0;
@@ -196,6 +231,12 @@ static int mb_build_mbi(struct pgm *pgm, const char *name, const char *cmdline, 
 
 int loader_multiboot(struct pgm *pgm, const char *name, const uint8_t *img, size_t len, const char *cmdline,
                      struct boot_state *out)
+{
+    return loader_multiboot_initrd(pgm, name, img, len, cmdline, NULL, out);
+}
+
+int loader_multiboot_initrd(struct pgm *pgm, const char *name, const uint8_t *img, size_t len,
+                            const char *cmdline, const struct loader_image *initrd, struct boot_state *out)
 {
     long hoff = mb_find_header(img, len);
     if (hoff < 0)
@@ -209,12 +250,15 @@ int loader_multiboot(struct pgm *pgm, const char *name, const uint8_t *img, size
                                        "(flags 0x%x)", name, h.flags & MB_UNSUPPORTED_REQUIRED);
     if ((h.flags & MB_FLAG_ADDRS) && avail < sizeof(h))
         return modvm_err_set(-ENOEXEC, "kernel '%s': its multiboot header is truncated", name);
-    uint32_t entry = 0;
-    int rc = (h.flags & MB_FLAG_ADDRS) ? mb_load_kludge(pgm, name, img, len, (size_t)hoff, &h, &entry)
-                                       : mb_load_elf(pgm, name, img, len, &entry);
+    uint32_t entry = 0, mod[4] = {0};
+    uint64_t kend = 0;
+    int rc = (h.flags & MB_FLAG_ADDRS) ? mb_load_kludge(pgm, name, img, len, (size_t)hoff, &h, &entry, &kend)
+                                       : mb_load_elf(pgm, name, img, len, &entry, &kend);
+    if (rc == 0 && initrd)
+        rc = mb_place_module(pgm, initrd, kend, mod);
     uint32_t mbi = 0;
     if (rc == 0)
-        rc = mb_build_mbi(pgm, name, cmdline, &mbi);
+        rc = mb_build_mbi(pgm, name, cmdline, initrd, mod, &mbi);
     if (rc < 0)
         return rc;
     *out = (struct boot_state){.mode = BOOT_MODE_PROT32, .rip = entry, .rax = MB_BOOT_MAGIC, .rbx = mbi};

@@ -48,7 +48,8 @@ extract_vmlinux() {
 	plen=$(le "$z" $((0x24c)) 4)
 	[ "$(dd if="$z" bs=1 skip=$((pm + poff)) count=6 status=none | od -An -tx1 | tr -d ' ')" = fd377a585a00 ] ||
 		die "$z: the payload is not XZ-compressed (CONFIG_KERNEL_XZ); cannot derive vmlinux"
-	tail -c +$((pm + poff + 1)) "$z" | head -c "$plen" | xz -dc --single-stream >"$out.tmp" ||
+	dd if="$z" iflag=skip_bytes,count_bytes skip=$((pm + poff)) count="$plen" bs=1M status=none |
+		xz -dc --single-stream >"$out.tmp" ||
 		die "$z: cannot decompress the XZ payload"
 	mv "$out.tmp" "$out"
 }

@@ -19,6 +19,7 @@
 
 #include <modvm/cfg.h>
 #include <modvm/drv.h>
+#include <modvm/fw.h>
 #include <modvm/pdm.h>
 #include <modvm/plugin.h>
 #include <modvm/ssm.h>
@@ -98,6 +99,13 @@ struct harness_char {
     unsigned ready_calls;
 };
 
+/* One firmware file (fw.h). */
+struct harness_fw_file {
+    char name[MODVM_FW_NAME_MAX + 1];
+    void *data;
+    size_t len;
+};
+
 struct devharness {
     void *dl;
     const struct modvm_plugin_desc *desc;
@@ -125,8 +133,16 @@ struct devharness {
 
     uint8_t *ram;
     size_t ram_size;
+    uint64_t fact_cpus, fact_ram; /* vm_query overrides; 0 = default */
 
     struct harness_char chr;
+
+    /* firmware files served as "modvm.fw.1" (fw.h): sorted by name; replaced data kept until close */
+    struct harness_fw_file *fw_files;
+    size_t n_fw_files, cap_fw_files;
+    void **fw_retired;
+    size_t n_fw_retired;
+    bool fw_hidden;
 
     char last_error[HARNESS_MSG_LEN];
     char last_guest_error[HARNESS_MSG_LEN];
@@ -407,16 +423,17 @@ static int hlp_pio_map(struct modvm_dev *dev, modvm_pio_handle hd, uint16_t base
     struct devharness *h = harness_of(dev);
     struct modvm_pio_region_ *r = harness_pio_check(h, hd);
     int rc = harness_injected(h, "pio_map");
+    /* As the core does, a failed map comes with its message. */
     if (rc)
-        return rc;
+        return harness_error(h, rc, "ports 0x%x-0x%x: injected failure %d", base, base + r->count - 1, rc);
     if ((uint32_t)base + r->count > 0x10000)
-        return -EINVAL;
+        return harness_error(h, -EINVAL, "ports 0x%x-0x%x run past 0xffff", base, base + r->count - 1);
     if (r->mapped)
         return -EBUSY;
     for (unsigned i = 0; i < HARNESS_MAX_RANGES; i++) {
         const struct modvm_pio_region_ *o = &h->pio[i];
         if (o->live && o->mapped && harness_overlap(base, r->count, o->base, o->count))
-            return -EBUSY;
+            return harness_error(h, -EBUSY, "ports 0x%x-0x%x are already in use", base, base + r->count - 1);
     }
     r->base = base;
     r->mapped = true;
@@ -885,19 +902,163 @@ static int hlp_vm_request(struct modvm_dev *dev, enum modvm_vm_request req, int 
     return 0;
 }
 
-/* modvm_dev_hlp.vm_query: one CPU, the test RAM. */
+/* modvm_dev_hlp.vm_query: one CPU and the test RAM, unless devharness_set_vm_facts said otherwise. */
 static int hlp_vm_query(struct modvm_dev *dev, enum modvm_vm_fact fact, uint64_t *out)
 {
     struct devharness *h = harness_of(dev);
+    int rc = harness_injected(h, "vm_query");
+    if (rc)
+        return rc;
     switch (fact) {
     case MODVM_VM_FACT_CPU_COUNT:
-        *out = 1;
+        *out = h->fact_cpus ? h->fact_cpus : 1;
         return 0;
     case MODVM_VM_FACT_RAM_SIZE:
-        *out = h->ram_size;
+        *out = h->fact_ram ? h->fact_ram : h->ram_size;
         return 0;
     }
     return -EINVAL;
+}
+
+/* ---- firmware files (fw.h) and core interfaces ---------------------------------------------------- */
+
+/* True for 1..55 printable, non-space ASCII characters (the core's rule for file names). */
+static bool harness_fw_valid_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > MODVM_FW_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] <= ' ' || name[i] > '~')
+            return false;
+    return true;
+}
+
+/* Index of `name` in the sorted list, or where it would go; *found says which. */
+static size_t harness_fw_find(const struct devharness *h, const char *name, bool *found)
+{
+    size_t i = 0;
+    while (i < h->n_fw_files && strcmp(h->fw_files[i].name, name) < 0)
+        i++;
+    *found = i < h->n_fw_files && strcmp(h->fw_files[i].name, name) == 0;
+    return i;
+}
+
+int devharness_fw_file_add(struct devharness *h, const char *name, const void *data, size_t len)
+{
+    if (!harness_fw_valid_name(name) || (len && !data))
+        return -EINVAL;
+    if (len > (16u << 20))
+        return -E2BIG;
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
+        harness_bug("out of memory");
+    if (len)
+        memcpy(copy, data, len);
+    bool found;
+    size_t at = harness_fw_find(h, name, &found);
+    if (found) {
+        /* as the core does: data handed out earlier stays valid until the harness closes */
+        void **r = realloc(h->fw_retired, (h->n_fw_retired + 1) * sizeof(*r));
+        if (!r)
+            harness_bug("out of memory");
+        h->fw_retired = r;
+        h->fw_retired[h->n_fw_retired++] = h->fw_files[at].data;
+        h->fw_files[at].data = copy;
+        h->fw_files[at].len = len;
+        return 0;
+    }
+    if (h->n_fw_files == h->cap_fw_files) {
+        size_t cap = h->cap_fw_files ? 2 * h->cap_fw_files : 16;
+        struct harness_fw_file *n = realloc(h->fw_files, cap * sizeof(*n));
+        if (!n)
+            harness_bug("out of memory");
+        h->fw_files = n;
+        h->cap_fw_files = cap;
+    }
+    memmove(&h->fw_files[at + 1], &h->fw_files[at], (h->n_fw_files - at) * sizeof(*h->fw_files));
+    memset(&h->fw_files[at], 0, sizeof(h->fw_files[at]));
+    strcpy(h->fw_files[at].name, name);
+    h->fw_files[at].data = copy;
+    h->fw_files[at].len = len;
+    h->n_fw_files++;
+    return 0;
+}
+
+int devharness_fw_file_get(struct devharness *h, const char *name, const void **data, size_t *len)
+{
+    bool found;
+    size_t at = harness_fw_find(h, name ? name : "", &found);
+    if (!found)
+        return -ENOENT;
+    *data = h->fw_files[at].data;
+    *len = h->fw_files[at].len;
+    return 0;
+}
+
+size_t devharness_fw_file_count(struct devharness *h)
+{
+    return h->n_fw_files;
+}
+
+void devharness_set_fw_interface(struct devharness *h, bool present)
+{
+    h->fw_hidden = !present;
+}
+
+/* Frees the firmware files (at close). */
+static void harness_fw_free(struct devharness *h)
+{
+    for (size_t i = 0; i < h->n_fw_files; i++)
+        free(h->fw_files[i].data);
+    for (size_t i = 0; i < h->n_fw_retired; i++)
+        free(h->fw_retired[i]);
+    free(h->fw_files);
+    free(h->fw_retired);
+    h->fw_files = NULL;
+    h->fw_retired = NULL;
+    h->n_fw_files = h->cap_fw_files = h->n_fw_retired = 0;
+}
+
+/* modvm_fw_hlp.file_add */
+static int hlp_fw_file_add(struct modvm_dev *dev, const char *name, const void *data, size_t len)
+{
+    return devharness_fw_file_add(harness_of(dev), name, data, len);
+}
+
+/* modvm_fw_hlp.file_get */
+static int hlp_fw_file_get(struct modvm_dev *dev, const char *name, const void **data, size_t *len)
+{
+    return devharness_fw_file_get(harness_of(dev), name, data, len);
+}
+
+/* modvm_fw_hlp.file_at */
+static int hlp_fw_file_at(struct modvm_dev *dev, size_t index, const char **name, const void **data, size_t *len)
+{
+    struct devharness *h = harness_of(dev);
+    if (index >= h->n_fw_files)
+        return -ENOENT;
+    *name = h->fw_files[index].name;
+    *data = h->fw_files[index].data;
+    *len = h->fw_files[index].len;
+    return 0;
+}
+
+static const struct modvm_fw_hlp harness_fw_hlp = {
+    .version = MODVM_FW_HLP_VERSION,
+    .file_add = hlp_fw_file_add,
+    .file_get = hlp_fw_file_get,
+    .file_at = hlp_fw_file_at,
+};
+
+/* modvm_dev_hlp.core_interface: "modvm.fw.1" (unless hidden), as the core's lookup does it. */
+static const void *hlp_core_interface(struct modvm_dev *dev, const char *name, uint32_t min_version)
+{
+    struct devharness *h = harness_of(dev);
+    if (name && strcmp(name, MODVM_IFACE_FW) == 0 && !h->fw_hidden &&
+        MODVM_VERSION_ARE_COMPATIBLE(harness_fw_hlp.version, min_version))
+        return &harness_fw_hlp;
+    return NULL;
 }
 
 static const struct modvm_dev_hlp harness_hlp = {
@@ -934,6 +1095,7 @@ static const struct modvm_dev_hlp harness_hlp = {
     .ssm_get = hlp_ssm_get,
     .vm_request = hlp_vm_request,
     .vm_query = hlp_vm_query,
+    .core_interface = hlp_core_interface,
     .version_end = MODVM_DEV_HLP_VERSION,
 };
 
@@ -1010,6 +1172,7 @@ void devharness_close(struct devharness *h)
     free(h->chr.out);
     free(h->chr.in);
     free(h->ram);
+    harness_fw_free(h);
     if (h->dl)
         dlclose(h->dl);
     free(h);
@@ -1051,6 +1214,12 @@ void devharness_set_char_driver(struct devharness *h, bool present)
 void devharness_set_ram_size(struct devharness *h, size_t size)
 {
     h->ram_size = size;
+}
+
+void devharness_set_vm_facts(struct devharness *h, uint64_t cpu_count, uint64_t ram_size)
+{
+    h->fact_cpus = cpu_count;
+    h->fact_ram = ram_size;
 }
 
 /* ---- construct / destruct ----------------------------------------------------------------------- */

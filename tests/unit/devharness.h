@@ -13,6 +13,7 @@
  *   - timers on a manual clock (the virtual and host clocks are the same manual clock here):
  *     devharness_advance_ns() fires due timers in expiry order;
  *   - DMA over a small test RAM at guest-physical 0, bounds-checked;
+ *   - core interfaces: the firmware files of fw.h over an in-memory set;
  *   - config reads over the option strings, parsed with the schema's types, ranges and defaults;
  *   - a built-in char driver (MODVM_IFACE_CHAR) at LUN 0 that captures output and feeds input with
  *     flow control;
@@ -57,6 +58,11 @@ unsigned devharness_ui_types(struct devharness *h);
 void devharness_set_char_driver(struct devharness *h, bool present);
 /* Before construct: the size of the test RAM at guest-physical 0 (default 64 KiB). */
 void devharness_set_ram_size(struct devharness *h, size_t size);
+/* Before construct: what vm_query answers for MODVM_VM_FACT_CPU_COUNT and MODVM_VM_FACT_RAM_SIZE
+ * (defaults: 1 CPU and the test RAM's size). Nothing is allocated: a device that sizes firmware
+ * tables from the RAM size can be told about 8 GiB without the test owning 8 GiB. 0 keeps the
+ * default. */
+void devharness_set_vm_facts(struct devharness *h, uint64_t cpu_count, uint64_t ram_size);
 
 /* Validates `options` (a NULL-terminated array of "key=value" strings, or NULL) against the type's
  * schema as the core does, then constructs instance `instance` of `type`. Returns 0 or the negative
@@ -71,7 +77,7 @@ unsigned devharness_destruct(struct devharness *h);
 /* Resources the device left behind at its last destruct, explicit or after a failed construct. */
 unsigned devharness_leaks(struct devharness *h);
 /* Makes the next call of helper `name` ("pio_create", "pio_map", "mmio_create", "mmio_map",
- * "timer_create", "fd_watch_add" or "driver_attach") fail with `rc`, once: for testing a device's
+ * "timer_create", "fd_watch_add", "driver_attach" or "vm_query") fail with `rc`, once: for testing a device's
  * error paths and its destruct after a partial construct. */
 void devharness_fail_next(struct devharness *h, const char *name, int rc);
 /* Calls the device's reset / suspend / resume / power-off callback (if it has one). */
@@ -139,6 +145,18 @@ size_t devharness_char_pending(struct devharness *h);
 unsigned devharness_char_ready_calls(struct devharness *h);
 /* Whether the device attached the test char driver. */
 bool devharness_char_attached(struct devharness *h);
+
+/* ---- firmware files (fw.h) -------------------------------------------------------------------- */
+
+/* The harness serves "modvm.fw.1" through core_interface over an in-memory file set (empty at open;
+ * kept across construct/destruct, freed at close), with the core's rules: names of 1..55 printable
+ * characters, at most 16 MiB, listed in name order, replaced data valid until close. */
+int devharness_fw_file_add(struct devharness *h, const char *name, const void *data, size_t len);
+int devharness_fw_file_get(struct devharness *h, const char *name, const void **data, size_t *len);
+size_t devharness_fw_file_count(struct devharness *h);
+/* Before construct: whether core_interface offers "modvm.fw.1" at all (default: yes); without it
+ * the device sees a core that has no firmware-file services. */
+void devharness_set_fw_interface(struct devharness *h, bool present);
 
 /* ---- fd watches --------------------------------------------------------------------------------- */
 

@@ -789,7 +789,7 @@ static void test_construct_failures(void **state)
         const char *needle;
     } cases[] = {
         {"timer_create", -ENOMEM, "timer"},
-        {"pio_map", -EBUSY, "0x3f8-0x3ff are already in use"},
+        {"pio_map", -EBUSY, "ports 0x3f8-0x3ff: injected failure"},
         {"driver_attach", -EIO, "LUN#0 driver: injected failure"},
     };
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

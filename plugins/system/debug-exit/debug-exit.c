@@ -123,10 +123,7 @@ static int dbgexit_construct(struct modvm_dev *dev)
     if (rc != 0)
         return rc;
     rc = modvm_pio_register(dev, base, count, &dbgexit_pio_ops, st, "debug-exit", &st->pio);
-    if (rc != 0)
-        return modvm_dev_set_error(dev, rc, "cannot claim I/O ports 0x%x..0x%x (another device uses them?)",
-                                   base, base + count - 1);
-    return 0;
+    return rc; /* on failure the core's message names the device that holds the ports */
 }
 
 /* Device destruct callback (modvm_devreg.destruct): frees the port range, if construct got that far. */

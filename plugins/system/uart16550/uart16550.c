@@ -728,12 +728,8 @@ static int uart_construct(struct modvm_dev *dev)
     if (rc != 0)
         return modvm_dev_set_error(dev, rc, "cannot create the receive-timeout timer (error %d)", rc);
     rc = modvm_pio_register(dev, s->iobase, UART_NPORTS, &uart_pio_ops, s, "uart16550", &s->pio);
-    if (rc == -EBUSY)
-        return modvm_dev_set_error(dev, rc, "I/O ports 0x%x-0x%x are already in use", s->iobase,
-                                   s->iobase + UART_NPORTS - 1);
     if (rc != 0)
-        return modvm_dev_set_error(dev, rc, "cannot register I/O ports 0x%x-0x%x (error %d)", s->iobase,
-                                   s->iobase + UART_NPORTS - 1, rc);
+        return rc; /* the core's message names the device that holds the ports */
     return uart_attach_driver(dev, s);
 }
 

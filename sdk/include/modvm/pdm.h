@@ -144,7 +144,9 @@ struct modvm_dev_hlp {
 
     /* Port I/O: create a range of `count` ports, then map it at a base (and unmap/remap it, e.g. for a
      * PCI I/O BAR). Mapping a range that overlaps another is refused with -EBUSY; a zero-length or
-     * wrapping range with -EINVAL. Unmap/destroy wait for accesses in flight on other vCPUs. */
+     * wrapping range with -EINVAL; either way the user-facing message is set already (naming the
+     * device that holds the range), so construct returns the rc as it is. Unmap/destroy wait for
+     * accesses in flight on other vCPUs. */
     int (*pio_create)(struct modvm_dev *dev, uint32_t count, const struct modvm_pio_ops *ops, void *user,
                       const char *desc, modvm_pio_handle *out);
     int (*pio_map)(struct modvm_dev *dev, modvm_pio_handle h, uint16_t base);

@@ -75,8 +75,12 @@ struct modvm_virtio_dev {
     void (*config_write)(struct modvm_dev *dev, void *user, uint32_t offset, uint32_t value, unsigned size);
     /** The driver kicked queue `queue`. */
     void (*queue_notify)(struct modvm_dev *dev, void *user, unsigned queue);
-    /** The driver set DRIVER_OK (negotiated features readable with `features`), or reset the device
-     * (status 0 or a transport error): `running` tells which. The device drops in-flight work on reset. */
+    /** The driver set DRIVER_OK (negotiated features readable with `features`): `running` true; or
+     * the driver reset the device (status 0) after DRIVER_OK: `running` false, and the device drops
+     * in-flight work. A driver error found by the transport (a broken queue) is not reported here: the
+     * device learns of it from the negative return of queue_pop/queue_push, the queues stay stopped
+     * and the driver's eventual reset brings `running` false. Never called from inside a virtio
+     * helper the device is calling. */
     void (*status_changed)(struct modvm_dev *dev, void *user, bool running);
     void *reserved[4];
 };
@@ -108,7 +112,13 @@ struct modvm_virtio_hlp {
     int (*config_changed)(struct modvm_dev *dev, modvm_virtio_handle h);
     /** The device found the driver's request unusable: sets DEVICE_NEEDS_RESET and tells the driver. */
     void (*needs_reset)(struct modvm_dev *dev, modvm_virtio_handle h);
-    void *reserved[8];
+    /** Resets the transport to its power-on state (status 0, queues off, MSI-X vectors unset, interrupt
+     * lowered), as the device's own reset callback (VM reset) must. status_changed is not called. */
+    void (*device_reset)(struct modvm_dev *dev, modvm_virtio_handle h);
+    /** Frees what device_register made; call it from destruct (NULL is ignored). The PCI function
+     * itself goes with the device. */
+    void (*device_unregister)(struct modvm_dev *dev, modvm_virtio_handle h);
+    void *reserved[6];
 };
 
 /** The virtio services, or NULL on a core without them (fetch once in construct). */

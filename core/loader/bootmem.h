@@ -1,0 +1,82 @@
+/* core/loader/bootmem.h — what the Linux (bzImage) and PVH loaders share: the guest's e820 memory
+ * map (the BIOS INT 15h/E820 types of the ACPI specification, which the zero page and the PVH
+ * hvm_memmap_table_entry both use), the boot GDT with Linux's __BOOT_CS/__BOOT_DS selectors
+ * (Documentation/arch/x86/boot.rst), identity-mapping page tables for the 64-bit entry, and the
+ * placement of the command line and the initrd. Internal to core/loader. */
+#ifndef MODVM_CORE_LOADER_BOOTMEM_H
+#define MODVM_CORE_LOADER_BOOTMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loader.h"
+
+struct pgm;
+
+#define E820_TYPE_RAM 1u
+#define E820_TYPE_RESERVED 2u
+#define BOOTMEM_E820_MAX 16u
+
+#define BOOTMEM_LOW_RAM_END 0x9fc00u /* conventional memory, below the (virtual) EBDA */
+#define BOOTMEM_EXT_RAM_START 0x100000u
+
+struct bootmem_e820 {
+    uint64_t addr, size;
+    uint32_t type;
+};
+
+/** The end of the guest RAM that starts at address 0 (RAM below 4 GiB). */
+uint64_t bootmem_low_ram_end(struct pgm *pgm);
+
+/** Fills `map` (room for BOOTMEM_E820_MAX entries) sorted by address: RAM 0-0x9fc00, reserved
+ * 0x9fc00-1 MiB (EBDA, VGA hole, BIOS area), RAM from 1 MiB to the end of low RAM, every ROM region
+ * outside the first MiB reserved, RAM above 4 GiB. Returns the number of entries. */
+size_t bootmem_e820_build(struct pgm *pgm, struct bootmem_e820 *map);
+
+/** Writes the boot GDT at LOADER_GDT_ADDR (null, null, code at 0x10 — 64-bit when `long_mode`, else
+ * flat 32-bit — and flat data at 0x18) and records it in *bs. -ENOMEM when RAM is too small. */
+int bootmem_write_gdt(struct pgm *pgm, int long_mode, struct boot_state *bs);
+
+/** Writes page tables at LOADER_PAGE_TABLE_ADDR identity-mapping the first 4 GiB with 2 MiB pages
+ * (PML4, one PDPT, four page directories) and sets bs->cr3. */
+int bootmem_write_page_tables(struct pgm *pgm, struct boot_state *bs);
+
+/** Copies the command line (NULL = empty) with its NUL to LOADER_CMDLINE_ADDR; `max_len` bounds its
+ * length without the NUL (the kernel's cmdline_size). Errors name the kernel. */
+int bootmem_write_cmdline(struct pgm *pgm, const char *kernel_name, const char *cmdline, uint64_t max_len);
+
+/** Places the initrd page-aligned as high as possible: it must start at or after `kernel_end` and
+ * end at or below `limit` (exclusive; the caller passes min(initrd_addr_max + 1, RAM end)). */
+int bootmem_place_initrd(struct pgm *pgm, const struct loader_image *initrd, uint64_t kernel_end,
+                         uint64_t limit, const char *limit_what, uint64_t *addr);
+
+/** Little-endian accessors for images and guest structures. */
+static inline uint16_t bm_rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t bm_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t bm_rd64(const uint8_t *p)
+{
+    return (uint64_t)bm_rd32(p) | (uint64_t)bm_rd32(p + 4) << 32;
+}
+static inline void bm_wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void bm_wr32(uint8_t *p, uint32_t v)
+{
+    bm_wr16(p, (uint16_t)v);
+    bm_wr16(p + 2, (uint16_t)(v >> 16));
+}
+static inline void bm_wr64(uint8_t *p, uint64_t v)
+{
+    bm_wr32(p, (uint32_t)v);
+    bm_wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+#endif
