@@ -367,8 +367,9 @@ static bool rtc_alarm_dont_care(uint8_t b)
 /* The first seconds count after `after` whose hours, minutes and seconds, as the registers would
  * show them in the current format, equal the alarm bytes (datasheet: the comparison is made at
  * each update); INT64_MAX when no time can ever match (e.g. an alarm second of 0x60). A match
- * repeats at least daily, so two days of candidates suffice; minutes already past are skipped
- * whole, which bounds the walk to about 3000 steps. */
+ * repeats at least daily, so the rest of today and all of tomorrow suffice; the walk starts at the
+ * current minute, so an alarm that matches soon is found in a few steps and the worst case stays
+ * below two days of minutes. */
 static int64_t rtc_alarm_next(const struct rtc_state *s, int64_t after)
 {
     uint8_t as = s->cmos[RTC_SECONDS_ALARM], am = s->cmos[RTC_MINUTES_ALARM], ah = s->cmos[RTC_HOURS_ALARM];
@@ -381,8 +382,9 @@ static int64_t rtc_alarm_next(const struct rtc_state *s, int64_t after)
         hour_ok[i] = rtc_alarm_dont_care(ah) || rtc_encode_hour(s, i) == ah;
 
     int64_t day0 = rtc_floor_div(after, RTC_SECS_PER_DAY);
+    int64_t sod = after - day0 * RTC_SECS_PER_DAY;
     for (int64_t day = day0; day <= day0 + 1; day++)
-        for (unsigned h = 0; h < 24; h++) {
+        for (unsigned h = day == day0 ? (unsigned)(sod / 3600) : 0; h < 24; h++) {
             if (!hour_ok[h])
                 continue;
             for (unsigned m = 0; m < 60; m++) {
