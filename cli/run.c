@@ -1,8 +1,9 @@
 /* cli/run.c — `modvm run`: an ephemeral VM built from command-line options.
  *
- * The options become a CFGM tree (RamSize, CPUCount, Kernel/..., Devices/<type>/<n>/{Config,LUN#0},
- * UI/...), the plugins are loaded, the VM is built and powered on, and the frontend runs on this
- * thread until the VM is off. The exit status is the guest's debug-exit status, 0 after a clean
+ * The options become a CFGM tree (RamSize, CPUCount, Kernel/..., Firmware/Path,
+ * Devices/<type>/<n>/{Config,LUN#0}, UI/...), the plugins are loaded, the VM is built and powered on,
+ * and the frontend runs on this thread until the VM is off. A firmware boot (--firmware, or --disk
+ * without --kernel) gets the PC platform devices whose plugins are loaded, before the disks. The exit status is the guest's debug-exit status, 0 after a clean
  * power-off, 1 after an error, 128+N after signal N. */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 
 #define RUN_MAX_PLUGIN_DIRS 16
 #define RUN_MAX_SERIALS 4
+#define RUN_MAX_DISKS 16
 
 static const char run_usage[] =
     "usage: modvm run [options]\n"
@@ -30,6 +32,12 @@ static const char run_usage[] =
     "  --initrd FILE          an initial ramdisk for Linux (module 0 for a multiboot kernel)\n"
     "  --kernel-addr ADDR     load FILE as a flat binary at ADDR and start there\n"
     "  --kernel-mode MODE     with --kernel-addr: 'prot32' (flat 32-bit, default) or 'real' (CS:IP = ADDR)\n"
+    "  --firmware NAME|FILE   boot firmware from the reset vector instead of a kernel: 'seabios' (Debian's\n"
+    "                         seabios package) or an image file; the default with --disk and no --kernel\n"
+    "  --disk FILE[,K=V...]   a virtio-blk disk: format=raw (default), readonly=on|off, bus=virtio (default),\n"
+    "                         serial=S\n"
+    "  --boot ORDER           the firmware's boot order: 'disk' (the disks in --disk order, which then sit in\n"
+    "                         PCI slots 2, 3, ...)\n"
     "  --memory MIB           guest RAM in MiB (default 128)\n"
     "  --cpus N               number of vCPUs (default 1); APs wait for INIT-SIPI-SIPI\n"
     "  --serial BACKEND       the next COM port (COM1, COM2, ...): stdio, file:PATH, unix:PATH[,server=off]\n"
@@ -41,6 +49,9 @@ static const char run_usage[] =
     "  -v, --verbose          more messages (repeat for debug messages)\n"
     "  -h, --help             this help\n"
     "\n"
+    "A firmware boot gets the PC platform devices (i440fx, piix3, rtc, i8042, port92, fw-cfg, acpi) that are\n"
+    "not given with --device and whose plugins are loaded (-v names those left out).\n"
+    "\n"
     "Exit status: the guest's debug-exit status ((value << 1) | 1), 0 after a clean power-off, 1 after an\n"
     "error, 128+N after signal N.\n";
 
@@ -51,6 +62,9 @@ struct run_opts {
     unsigned nserials;
     bool serial_given;
     const char *ui;
+    const char *disks[RUN_MAX_DISKS]; /* --disk arguments, checked while parsing, added after the platform */
+    unsigned ndisks;
+    const char *boot; /* --boot */
 };
 
 /* Splits "a,b,,c" at single commas (",," stands for a comma) in place; returns the next part. */
@@ -165,6 +179,167 @@ static int run_opt_serial(struct run_opts *o, const char *arg)
     return rc;
 }
 
+/* One --disk, split (pointers into a copy of the argument the caller frees). */
+struct run_disk {
+    const char *path, *readonly, *serial;
+};
+
+/* Splits and checks --disk FILE[,format=raw][,readonly=on|off][,bus=virtio][,serial=S]. */
+static int run_disk_parse(const char *arg, struct run_disk *d, char **copy)
+{
+    char *cursor = *copy = strdup(arg);
+    char *part = cursor ? run_next_part(&cursor) : NULL;
+    *d = (struct run_disk){.path = part};
+    if (!part || !*part)
+        return modvm_err_set(-EINVAL, "--disk '%s': expected FILE[,format=raw][,readonly=on|off][,bus=virtio]"
+                                      "[,serial=S]", arg);
+    while ((part = run_next_part(&cursor)) != NULL) {
+        char *eq = strchr(part, '=');
+        if (!eq)
+            return modvm_err_set(-EINVAL, "--disk %s: option '%s' must be written key=value", d->path, part);
+        *eq = '\0';
+        const char *v = eq + 1;
+        if (strcmp(part, "format") == 0 && strcmp(v, "raw") != 0)
+            return modvm_err_set(-EINVAL, "--disk %s: format '%s' is not supported (only format=raw)", d->path, v);
+        else if (strcmp(part, "bus") == 0 && strcmp(v, "virtio") != 0)
+            return modvm_err_set(-EINVAL, "--disk %s: bus '%s' is not supported (only bus=virtio)", d->path, v);
+        else if (strcmp(part, "readonly") == 0)
+            d->readonly = v;
+        else if (strcmp(part, "serial") == 0)
+            d->serial = v;
+        else if (strcmp(part, "format") != 0 && strcmp(part, "bus") != 0)
+            return modvm_err_set(-EINVAL, "--disk %s: unknown option '%s' (format, readonly, bus, serial)", d->path,
+                                 part);
+    }
+    return 0;
+}
+
+/* --disk: checked now, added to the tree once the platform devices are in (run_finish_config). */
+static int run_opt_disk(struct run_opts *o, const char *arg)
+{
+    struct run_disk d;
+    char *copy = NULL;
+    int rc = o->ndisks < RUN_MAX_DISKS ? run_disk_parse(arg, &d, &copy)
+                                       : modvm_err_set(-EINVAL, "--disk: at most %d disks", RUN_MAX_DISKS);
+    free(copy);
+    if (rc == 0)
+        o->disks[o->ndisks++] = arg;
+    return rc;
+}
+
+/* --boot disk[,...]: device classes in boot order; only disks exist so far. */
+static int run_opt_boot(struct run_opts *o, const char *arg)
+{
+    char *copy = strdup(arg), *cursor = copy, *part;
+    int rc = copy ? 0 : -ENOMEM;
+    while (rc == 0 && (part = run_next_part(&cursor)) != NULL) {
+        if (strcmp(part, "cdrom") == 0 || strcmp(part, "net") == 0)
+            rc = modvm_err_set(-EINVAL, "--boot: booting from %s is not supported yet (only disk)", part);
+        else if (strcmp(part, "disk") != 0)
+            rc = modvm_err_set(-EINVAL, "--boot: expected a list of disk, cdrom, net; got '%s'", part);
+    }
+    free(copy);
+    if (rc == 0)
+        o->boot = arg;
+    return rc;
+}
+
+/* The PCI slot of the first --disk when --boot needs to name the disks: the slots after the
+ * platform's i440fx (00.0) and piix3 (01.0), in --disk order. */
+#define RUN_FIRST_DISK_SLOT 2u
+
+/* Adds --disk `arg` as Devices/virtio-blk/N with the raw driver at LUN#0; in PCI slot `slot`, or the
+ * first free one when slot < 0. */
+static int run_add_disk(struct run_opts *o, const char *arg, int slot)
+{
+    struct run_disk d;
+    char *copy = NULL;
+    int rc = run_disk_parse(arg, &d, &copy);
+    struct cfgm_node *dev = rc == 0 ? run_add_device(o->root, "virtio-blk") : NULL;
+    struct cfgm_node *lun = dev ? cfgm_ensure(dev, "LUN#0") : NULL;
+    struct cfgm_node *dcfg = lun ? cfgm_ensure(lun, "Config") : NULL;
+    if (rc == 0 && !dcfg)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = cfgm_set_string(lun, "Driver", "raw");
+    if (rc == 0)
+        rc = cfgm_set_string(dcfg, "path", d.path);
+    if (rc == 0 && d.readonly)
+        rc = cfgm_set_string(dcfg, "readonly", d.readonly);
+    if (rc == 0 && d.serial)
+        rc = cfgm_set_string(cfgm_ensure(dev, "Config"), "serial", d.serial);
+    char addr[8];
+    snprintf(addr, sizeof(addr), "%d", slot);
+    if (rc == 0 && slot >= 0)
+        rc = cfgm_set_string(cfgm_ensure(dev, "Config"), "addr", addr);
+    free(copy);
+    return rc;
+}
+
+/* The PC platform a firmware boot needs, in construction order: the PCI host and ISA bridges come
+ * first so that the disks, added after them, take the free PCI slots. */
+static const char *const run_platform_devices[] = {"i440fx", "piix3", "rtc", "i8042", "port92", "fw-cfg", "acpi"};
+
+/* Adds the platform devices the user did not give and whose plugins are loaded. */
+static int run_add_platform(struct run_opts *o, struct pdm *pdm)
+{
+    uint64_t verbosity = 0;
+    cfgm_get_uint(o->root, "Verbosity", &verbosity);
+    for (size_t i = 0; i < sizeof(run_platform_devices) / sizeof(run_platform_devices[0]); i++) {
+        const char *type = run_platform_devices[i];
+        if (cfgm_lookup(o->root, "Devices") && cfgm_child(cfgm_lookup(o->root, "Devices"), type))
+            continue;
+        if (!pdm_find_devreg(pdm, type)) {
+            if (verbosity)
+                fprintf(stderr, "modvm: firmware boot: no plugin provides device '%s'; the VM runs without it\n",
+                        type);
+            continue;
+        }
+        if (!run_add_device(o->root, type))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Completes the tree once the plugins are loaded: the firmware default (SeaBIOS for disks without a
+ * kernel), the platform devices, the disks, and fw-cfg's boot order from --boot. */
+static int run_finish_config(struct run_opts *o, struct pdm *pdm)
+{
+    const char *unused;
+    struct cfgm_node *k = cfgm_child(o->root, "Kernel"), *f = cfgm_child(o->root, "Firmware");
+    bool kernel = k && cfgm_get_string(k, "Path", &unused) == 0;
+    bool firmware = f && cfgm_get_string(f, "Path", &unused) == 0;
+    int rc = 0;
+    if (!kernel && !firmware && o->ndisks) {
+        rc = cfgm_set_string(cfgm_ensure(o->root, "Firmware"), "Path", "seabios");
+        firmware = true;
+    }
+    if (rc == 0 && o->boot && (!firmware || kernel))
+        return modvm_err_set(-EINVAL, "--boot orders the firmware's boot devices: use it with --firmware, or with "
+                                      "--disk and no --kernel");
+    if (rc == 0 && firmware && !kernel)
+        rc = run_add_platform(o, pdm);
+    /* --boot names the disks by PCI slot, so they get fixed slots; otherwise the first free ones */
+    for (unsigned i = 0; rc == 0 && i < o->ndisks; i++)
+        rc = run_add_disk(o, o->disks[i], o->boot ? (int)(RUN_FIRST_DISK_SLOT + i) : -1);
+    struct cfgm_node *fwcfg = cfgm_lookup(o->root, "Devices/fw-cfg/0");
+    if (rc == 0 && o->boot && !fwcfg)
+        fprintf(stderr, "modvm: warning: --boot needs the fw-cfg device, which is not loaded; SeaBIOS uses its "
+                        "default order\n");
+    struct cfgm_node *fcfg = fwcfg ? cfgm_ensure(fwcfg, "Config") : NULL;
+    if (rc == 0 && o->boot && fcfg && !cfgm_value_type(fcfg, "bootorder")) {
+        /* "disk" is the only class so far: every --disk, in order, by the path QEMU gives a
+         * virtio-blk disk with a bootindex (SeaBIOS matches "/pci@i0cf8/<any>@SLOT" against it) */
+        char order[RUN_MAX_DISKS * 32] = "";
+        size_t len = 0;
+        for (unsigned i = 0; i < o->ndisks; i++)
+            len += (size_t)snprintf(order + len, sizeof(order) - len, "%s/pci@i0cf8/scsi@%x/disk@0,0", i ? " " : "",
+                                    RUN_FIRST_DISK_SLOT + i);
+        rc = cfgm_set_string(fcfg, "bootorder", order);
+    }
+    return rc;
+}
+
 /* Parses a positive decimal number option. */
 static int run_parse_count(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -203,6 +378,9 @@ static int run_handle_opt(struct run_opts *o, int c, const char *arg, int *verbo
             rc = cfgm_set_uint(root, "CPUCount", n);
         return rc;
     case 's': return run_opt_serial(o, arg);
+    case 'F': return cfgm_set_string(cfgm_ensure(root, "Firmware"), "Path", arg);
+    case 'D': return run_opt_disk(o, arg);
+    case 'B': return run_opt_boot(o, arg);
     case 'd': return run_opt_device(o, arg);
     case 'u': o->ui = arg; return 0;
     case 'P':
@@ -223,6 +401,8 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
     static const struct option opts[] = {
         {"kernel", required_argument, NULL, 'k'},      {"append", required_argument, NULL, 'a'},
         {"initrd", required_argument, NULL, 'I'},
+        {"firmware", required_argument, NULL, 'F'},    {"disk", required_argument, NULL, 'D'},
+        {"boot", required_argument, NULL, 'B'},
         {"kernel-addr", required_argument, NULL, 'A'}, {"kernel-mode", required_argument, NULL, 'M'},
         {"memory", required_argument, NULL, 'm'},      {"cpus", required_argument, NULL, 'c'},
         {"serial", required_argument, NULL, 's'},      {"device", required_argument, NULL, 'd'},
@@ -319,7 +499,7 @@ int cli_run(int argc, char **argv)
     struct vm *vm = NULL;
     int status = 1;
     if ((rc = pdm_create(&pdm)) < 0 || (rc = pdm_load_standard(pdm, o.plugin_dirs, o.nplugin_dirs)) < 0 ||
-        (rc = vm_create(o.root, pdm, &vm)) < 0)
+        (rc = run_finish_config(&o, pdm)) < 0 || (rc = vm_create(o.root, pdm, &vm)) < 0)
         cli_error(1, "%s", *modvm_err_get() ? modvm_err_get() : strerror(-rc));
     else
         status = run_vm(pdm, vm, &o);

@@ -3,7 +3,8 @@
  * its own vCPU to stop).
  *
  * Config keys read here: RamSize (bytes), CPUCount, Verbosity, NoReboot; Kernel/{Path, Cmdline, Initrd,
- * Flat, LoadAddr, Mode}; Devices/... (PDM). */
+ * Flat, LoadAddr, Mode}; Firmware/Path ("seabios" or a file; not with Kernel/); Devices/... (PDM).
+ * The e820 map is published as the firmware file "etc/e820" before any device is built. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "../pdm/pdm.h"
 #include "cfgm.h"
+#include "e820.h"
 #include "em.h"
 #include "err.h"
 #include "fw.h"
@@ -38,6 +40,8 @@ struct vm {
     int verbosity;
     bool no_reboot;
     struct loader_request kernel;
+    const char *firmware_path;        /* Firmware/Path: firmware boot instead of a kernel */
+    struct loader_firmware *firmware; /* the image, for re-copying the legacy area at reset */
     bool devices_constructed;
 
     pthread_mutex_t lock;
@@ -52,12 +56,17 @@ struct vm {
     bool control_started;
 };
 
-/* Reads the kernel request from Kernel/. */
+/* Reads what to boot: Firmware/Path, or the kernel request from Kernel/ (not both). */
 static int vm_read_kernel(struct vm *vm)
 {
-    struct cfgm_node *k = cfgm_child(vm->root, "Kernel");
-    if (!k || cfgm_get_string(k, "Path", &vm->kernel.path) < 0)
-        return modvm_err_set(-EINVAL, "no guest to run: give --kernel FILE");
+    struct cfgm_node *k = cfgm_child(vm->root, "Kernel"), *f = cfgm_child(vm->root, "Firmware");
+    bool has_kernel = k && cfgm_get_string(k, "Path", &vm->kernel.path) == 0;
+    if (f && cfgm_get_string(f, "Path", &vm->firmware_path) == 0)
+        return has_kernel ? modvm_err_set(-EINVAL, "--kernel and --firmware together are not supported yet: "
+                                                   "give one of them")
+                          : 0;
+    if (!has_kernel)
+        return modvm_err_set(-EINVAL, "no guest to run: give --kernel FILE, or --firmware seabios|FILE");
     if (cfgm_get_string(k, "Cmdline", &vm->kernel.cmdline) < 0)
         vm->kernel.cmdline = NULL;
     if (cfgm_get_string(k, "Initrd", &vm->kernel.initrd) < 0)
@@ -78,8 +87,21 @@ static int vm_read_kernel(struct vm *vm)
 static int vm_load_and_reset_cpus(struct vm *vm)
 {
     struct boot_state boot;
-    int rc = loader_load(vm->pgm, &vm->kernel, &boot);
+    int rc = vm->firmware ? loader_firmware_reset(vm->pgm, vm->firmware, &boot)
+                          : loader_load(vm->pgm, &vm->kernel, &boot);
     return rc < 0 ? rc : hm_reset(vm->hm, &boot);
+}
+
+/* Publishes the e820 map as the firmware file "etc/e820" (QEMU's layout, which SeaBIOS reads). */
+static int vm_add_e820_file(struct vm *vm)
+{
+    struct e820_entry map[E820_MAX_ENTRIES];
+    uint8_t bytes[E820_MAX_ENTRIES * E820_QEMU_ENTRY_SIZE];
+    size_t n = 0;
+    int rc = e820_build(vm->pgm, map, E820_MAX_ENTRIES, &n);
+    if (rc == 0)
+        rc = fw_files_add(vm->fw, "etc/e820", bytes, e820_encode_qemu(map, n, bytes));
+    return rc < 0 ? modvm_err_set(rc, "cannot publish the e820 memory map: %s", strerror(-rc)) : 0;
 }
 
 /* Reads the machine keys; bad values give one clear line. */
@@ -121,6 +143,10 @@ int vm_create(struct cfgm_node *root, struct pdm *pdm, struct vm **out)
                       strerror(-rc));
     if (rc == 0 && !(vm->fw = fw_files_create()))
         rc = -ENOMEM;
+    if (rc == 0)
+        rc = vm_add_e820_file(vm);
+    if (rc == 0 && vm->firmware_path)
+        rc = loader_firmware_open(vm->pgm, vm->firmware_path, &vm->firmware);
     if (rc == 0 && (rc = tm_create(&vm->tm)) < 0)
         modvm_err_set(rc, "cannot set up timers: %s", strerror(-rc));
     if (rc == 0)
@@ -246,6 +272,7 @@ void vm_destroy(struct vm *vm)
     hm_destroy(vm->hm);
     tm_destroy(vm->tm);
     fw_files_destroy(vm->fw);
+    loader_firmware_free(vm->firmware);
     pgm_destroy(vm->pgm);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->lock);

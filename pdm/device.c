@@ -15,6 +15,7 @@
 #include "../core/tm.h"
 #include "../core/vm.h"
 #include "internal.h"
+#include "pci.h"
 
 #define PDM_GUEST_LOG_INTERVAL_NS 1000000000ull /* at most one guest-error line per device per second */
 
@@ -476,6 +477,7 @@ static void pdm_dev_destruct_one(struct pdm_dev *d)
     pdm_dev_enter(d);
     if (d->pub.reg->destruct)
         d->pub.reg->destruct(&d->pub);
+    pdm_pci_dev_destruct(d); /* its PCI functions and their BAR ranges, router, host-bridge role */
     pdm_drivers_destruct(d);
     while (d->watches)
         pdm_dev_fd_watch_remove(d, (modvm_fd_handle)d->watches);
@@ -571,6 +573,8 @@ void pdm_devices_notify(struct pdm *pdm, enum pdm_notify what)
                                  : what == PDM_NOTIFY_RESUME  ? reg->resume
                                                               : reg->power_off;
         pdm_dev_enter(d);
+        if (what == PDM_NOTIFY_RESET)
+            pdm_pci_dev_reset(d); /* the PCI header registers first; the device resets its own */
         if (fn)
             fn(&d->pub);
         pdm_drivers_notify(d, what);

@@ -3,10 +3,13 @@
 #include <string.h>
 
 #include <modvm/fw.h>
+#include <modvm/pci.h>
 
 #include "../core/fw.h"
 #include "../core/vm.h"
 #include "internal.h"
+#include "pci.h"
+#include "virtqueue.h"
 
 /* The VM of a device. */
 static struct vm *pdm_vm_of(struct modvm_dev *dev)
@@ -44,6 +47,8 @@ struct pdm_interface {
 
 static const struct pdm_interface pdm_interfaces[] = {
     {MODVM_IFACE_FW, &pdm_fw_hlp},
+    {MODVM_IFACE_PCI, &pdm_pci_hlp},
+    {MODVM_IFACE_VIRTIO, &pdm_virtio_hlp},
 };
 
 const void *pdm_core_interface(const char *name, uint32_t min_version)

@@ -1,5 +1,6 @@
 /* pdm/pci.h — PDM's side of the PCI bus (pci.c): the helper table behind MODVM_IFACE_PCI and the two
- * lifecycle hooks device.c calls. Private to pdm/; plugins see only <modvm/pci.h>. */
+ * lifecycle hooks device.c calls. Private to pdm/; plugins see only <modvm/pci.h>. Spec: PCI Local
+ * Bus 3.0 (see pci.c). */
 #ifndef MODVM_PDM_PCI_H
 #define MODVM_PDM_PCI_H
 

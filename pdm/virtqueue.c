@@ -55,8 +55,7 @@ struct vq_walk {
 };
 
 /* Records why a call failed and returns rc. */
-static int vq_fail(struct virtq *vq, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int vq_fail(struct virtq *vq, int rc, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int vq_fail(struct virtq *vq, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -104,12 +103,14 @@ static int vq_store16(struct pgm *pgm, uint64_t gpa, uint16_t value)
     return 0;
 }
 
+/* See virtqueue.h: the device's maximum, then a reset. */
 void virtq_init(struct virtq *vq, uint16_t max_size)
 {
     vq->max_size = max_size;
     virtq_reset(vq);
 }
 
+/* See virtqueue.h: everything but max_size back to its initial value. */
 void virtq_reset(struct virtq *vq)
 {
     uint16_t max = vq->max_size;
@@ -119,6 +120,8 @@ void virtq_reset(struct virtq *vq)
     vq->msix_vector = VIRTQ_NO_VECTOR;
 }
 
+/* See virtqueue.h: the one-time checks of the driver's queue configuration (§2.7: sizes and
+ * alignments; rings in RAM), then the queue starts at index 0. */
 int virtq_enable(struct virtq *vq, struct pgm *pgm)
 {
     uint32_t n = vq->size;
@@ -282,6 +285,7 @@ static int vq_avail_pending(struct virtq *vq, struct pgm *pgm, uint16_t *pending
     return 0;
 }
 
+/* See virtqueue.h: the next available chain, walked and validated from host copies (§2.7.6, §2.7.5). */
 int virtq_pop(struct virtq *vq, struct pgm *pgm, struct modvm_virtio_chain *chain)
 {
     if (!vq->enabled)
@@ -331,6 +335,7 @@ int virtq_pop(struct virtq *vq, struct pgm *pgm, struct modvm_virtio_chain *chai
     return 1;
 }
 
+/* See virtqueue.h: one used element, then the used index (§2.7.8, §2.7.14). */
 int virtq_push(struct virtq *vq, struct pgm *pgm, uint16_t head, uint32_t len)
 {
     if (!vq->enabled)
@@ -350,6 +355,7 @@ int virtq_push(struct virtq *vq, struct pgm *pgm, uint16_t head, uint32_t len)
     return 0;
 }
 
+/* See virtqueue.h: the driver's interrupt suppression (§2.7.7, §2.7.10). */
 bool virtq_should_notify(struct virtq *vq, struct pgm *pgm)
 {
     if (!vq->enabled)

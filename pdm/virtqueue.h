@@ -113,4 +113,8 @@ int virtq_push(struct virtq *vq, struct pgm *pgm, uint16_t head, uint32_t len);
  * with EVENT_IDX by used_event, else by VIRTQ_AVAIL_F_NO_INTERRUPT. Records the decision point. */
 bool virtq_should_notify(struct virtq *vq, struct pgm *pgm);
 
+/** The virtio-pci transport's helper table (virtio-pci.c), which interfaces.c hands out for
+ * MODVM_IFACE_VIRTIO. */
+extern const struct modvm_virtio_hlp pdm_virtio_hlp;
+
 #endif

@@ -1,5 +1,4 @@
-/* core/loader/bootmem.c — boot structures shared by the Linux bzImage and PVH loaders: the e820
- * memory map (ACPI address range types 1 = RAM, 2 = reserved), the boot GDT with the selectors the
+/* core/loader/bootmem.c — boot structures shared by the Linux bzImage and PVH loaders: the boot GDT with the selectors the
  * Linux boot protocol requires (__BOOT_CS = 0x10, __BOOT_DS = 0x18, Documentation/arch/x86/boot.rst),
  * 4-level identity page tables for the 64-bit entry (Intel SDM vol. 3A §4.5), and command line and
  * initrd placement. See loader.h for the guest-physical layout. */
@@ -10,6 +9,7 @@
 #include "../pgm.h"
 #include "bootmem.h"
 
+/* The RAM region at guest-physical 0 (PGM puts RAM below 4 GiB there). */
 uint64_t bootmem_low_ram_end(struct pgm *pgm)
 {
     for (size_t i = 0; i < pgm_mem_region_count(pgm); i++) {
@@ -20,38 +20,7 @@ uint64_t bootmem_low_ram_end(struct pgm *pgm)
     return 0;
 }
 
-/* Appends one entry (ignoring empty ones). */
-static void e820_add(struct bootmem_e820 *map, size_t *n, uint64_t addr, uint64_t size, uint32_t type)
-{
-    if (size && *n < BOOTMEM_E820_MAX)
-        map[(*n)++] = (struct bootmem_e820){.addr = addr, .size = size, .type = type};
-}
-
-size_t bootmem_e820_build(struct pgm *pgm, struct bootmem_e820 *map)
-{
-    size_t n = 0;
-    uint64_t low = bootmem_low_ram_end(pgm);
-    e820_add(map, &n, 0, low < BOOTMEM_LOW_RAM_END ? low : BOOTMEM_LOW_RAM_END, E820_TYPE_RAM);
-    e820_add(map, &n, BOOTMEM_LOW_RAM_END, BOOTMEM_EXT_RAM_START - BOOTMEM_LOW_RAM_END, E820_TYPE_RESERVED);
-    if (low > BOOTMEM_EXT_RAM_START)
-        e820_add(map, &n, BOOTMEM_EXT_RAM_START, low - BOOTMEM_EXT_RAM_START, E820_TYPE_RAM);
-    for (size_t i = 0; i < pgm_mem_region_count(pgm); i++) {
-        const struct pgm_mem_region *r = pgm_mem_region_at(pgm, i);
-        if (r->readonly && (r->gpa >= BOOTMEM_EXT_RAM_START || r->gpa + r->size <= BOOTMEM_LOW_RAM_END))
-            e820_add(map, &n, r->gpa, r->size, E820_TYPE_RESERVED);
-        else if (!r->readonly && r->gpa != 0)
-            e820_add(map, &n, r->gpa, r->size, E820_TYPE_RAM);
-    }
-    /* Insertion sort by address: a handful of entries. */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && map[j - 1].addr > map[j].addr; j--) {
-            struct bootmem_e820 t = map[j];
-            map[j] = map[j - 1];
-            map[j - 1] = t;
-        }
-    return n;
-}
-
+/* Writes the four-entry boot GDT and points bs at it. */
 int bootmem_write_gdt(struct pgm *pgm, int long_mode, struct boot_state *bs)
 {
     /* Descriptors: base 0, limit 0xfffff pages, present, DPL 0. Code: type 0xb (execute/read,
@@ -68,6 +37,7 @@ int bootmem_write_gdt(struct pgm *pgm, int long_mode, struct boot_state *bs)
     return 0;
 }
 
+/* PML4 -> one PDPT -> four page directories of 2 MiB pages: 0-4 GiB 1:1, read/write. */
 int bootmem_write_page_tables(struct pgm *pgm, struct boot_state *bs)
 {
     enum { PTE_P = 0x1, PTE_RW = 0x2, PTE_PS = 0x80 };
@@ -85,6 +55,7 @@ int bootmem_write_page_tables(struct pgm *pgm, struct boot_state *bs)
     return 0;
 }
 
+/* Copies the command line, bounded by the kernel's limit and modvm's area. */
 int bootmem_write_cmdline(struct pgm *pgm, const char *kernel_name, const char *cmdline, uint64_t max_len)
 {
     if (!cmdline)
@@ -102,6 +73,7 @@ int bootmem_write_cmdline(struct pgm *pgm, const char *kernel_name, const char *
     return 0;
 }
 
+/* Copies the initrd to the highest page-aligned address that fits between the kernel and limit. */
 int bootmem_place_initrd(struct pgm *pgm, const struct loader_image *initrd, uint64_t kernel_end,
                          uint64_t limit, const char *limit_what, uint64_t *addr)
 {

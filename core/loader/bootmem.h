@@ -1,8 +1,7 @@
-/* core/loader/bootmem.h — what the Linux (bzImage) and PVH loaders share: the guest's e820 memory
- * map (the BIOS INT 15h/E820 types of the ACPI specification, which the zero page and the PVH
- * hvm_memmap_table_entry both use), the boot GDT with Linux's __BOOT_CS/__BOOT_DS selectors
- * (Documentation/arch/x86/boot.rst), identity-mapping page tables for the 64-bit entry, and the
- * placement of the command line and the initrd. Internal to core/loader. */
+/* core/loader/bootmem.h — what the Linux (bzImage) and PVH loaders share: the boot GDT with Linux's
+ * __BOOT_CS/__BOOT_DS selectors (Documentation/arch/x86/boot.rst), identity-mapping page tables for
+ * the 64-bit entry (Intel SDM vol. 3A §4.5), and the placement of the command line and the initrd.
+ * The e820 map comes from core/e820.h, the one map every consumer gets. Internal to core/loader. */
 #ifndef MODVM_CORE_LOADER_BOOTMEM_H
 #define MODVM_CORE_LOADER_BOOTMEM_H
 
@@ -13,25 +12,8 @@
 
 struct pgm;
 
-#define E820_TYPE_RAM 1u
-#define E820_TYPE_RESERVED 2u
-#define BOOTMEM_E820_MAX 16u
-
-#define BOOTMEM_LOW_RAM_END 0x9fc00u /* conventional memory, below the (virtual) EBDA */
-#define BOOTMEM_EXT_RAM_START 0x100000u
-
-struct bootmem_e820 {
-    uint64_t addr, size;
-    uint32_t type;
-};
-
 /** The end of the guest RAM that starts at address 0 (RAM below 4 GiB). */
 uint64_t bootmem_low_ram_end(struct pgm *pgm);
-
-/** Fills `map` (room for BOOTMEM_E820_MAX entries) sorted by address: RAM 0-0x9fc00, reserved
- * 0x9fc00-1 MiB (EBDA, VGA hole, BIOS area), RAM from 1 MiB to the end of low RAM, every ROM region
- * outside the first MiB reserved, RAM above 4 GiB. Returns the number of entries. */
-size_t bootmem_e820_build(struct pgm *pgm, struct bootmem_e820 *map);
 
 /** Writes the boot GDT at LOADER_GDT_ADDR (null, null, code at 0x10 — 64-bit when `long_mode`, else
  * flat 32-bit — and flat data at 0x18) and records it in *bs. -ENOMEM when RAM is too small. */

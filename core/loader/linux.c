@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../e820.h"
 #include "../err.h"
 #include "../pgm.h"
 #include "bootmem.h"
@@ -44,6 +45,7 @@
 /* The fields each protocol version needs in the header (end offsets). */
 #define HDR_END_2_06 0x23cu /* through cmdline_size */
 #define HDR_END_2_10 0x264u /* through init_size */
+#define HDR_END_MAX 0x290u  /* where boot_params' setup_header area ends (edd_mbr_sig_buffer follows) */
 
 /* boot_params fields outside the setup header. */
 #define BP_SIZE 0x1000u
@@ -60,7 +62,6 @@
 #define LOADER_TYPE_UNDEFINED 0xffu
 #define KERNEL_LOW_ADDR 0x100000u
 #define ENTRY_64_OFFSET 0x200u
-#define BOOT_STACK_TOP 0x6ff0u /* below the zero page, above the GDT: the kernel sets its own */
 
 /* What the header says, validated. */
 struct bz_header {
@@ -72,6 +73,7 @@ struct bz_header {
     int relocatable, kernel64;
 };
 
+/* The Linux boot header's two signatures: boot_flag and "HdrS". */
 int loader_is_bzimage(const uint8_t *img, size_t len)
 {
     return len >= HDR_MAGIC + 4 && bm_rd16(img + HDR_BOOT_FLAG) == 0xaa55 &&
@@ -152,7 +154,7 @@ static int bz_zero_page(struct pgm *pgm, const struct loader_image *k, const str
     if (!bp)
         return modvm_err_set(-ENOMEM, "the guest has too little RAM for the Linux zero page");
     memset(bp, 0, BP_SIZE);
-    memcpy(bp + HDR_START, k->data + HDR_START, h->hdr_end - HDR_START);
+    memcpy(bp + HDR_START, k->data + HDR_START, (h->hdr_end < HDR_END_MAX ? h->hdr_end : HDR_END_MAX) - HDR_START);
     bp[HDR_TYPE_OF_LOADER] = LOADER_TYPE_UNDEFINED;
     bm_wr16(bp + HDR_VID_MODE, 0xffff); /* "normal": no VGA, the console is the serial port */
     bm_wr32(bp + HDR_CODE32_START, (uint32_t)load);
@@ -164,10 +166,11 @@ static int bz_zero_page(struct pgm *pgm, const struct loader_image *k, const str
     bm_wr32(bp + BP_EXT_CMD_LINE_PTR, 0);
     if (h->hdr_end >= HDR_SETUP_DATA + 8)
         bm_wr64(bp + HDR_SETUP_DATA, 0); /* no setup_data chain */
-    struct bootmem_e820 map[BOOTMEM_E820_MAX];
-    size_t n = bootmem_e820_build(pgm, map);
-    if (n > BP_E820_MAX)
-        n = BP_E820_MAX;
+    struct e820_entry map[BP_E820_MAX];
+    size_t n = 0;
+    if (e820_build(pgm, map, BP_E820_MAX, &n) < 0)
+        return modvm_err_set(-E2BIG, "the guest's memory map has %zu entries, more than the zero page's %u", n,
+                             BP_E820_MAX);
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = bp + BP_E820_TABLE + 20 * i;
         bm_wr64(e, map[i].addr);
@@ -178,6 +181,7 @@ static int bz_zero_page(struct pgm *pgm, const struct loader_image *k, const str
     return 0;
 }
 
+/* Validates everything before writing guest RAM, then loads and describes the entry (loader.h). */
 int loader_bzimage(struct pgm *pgm, const struct loader_image *kernel, const char *cmdline,
                    const struct loader_image *initrd, struct boot_state *out)
 {
@@ -202,7 +206,7 @@ int loader_bzimage(struct pgm *pgm, const struct loader_image *kernel, const cha
                              (unsigned long long)load);
     memcpy(dst, kernel->data + h.pm_offset, h.pm_size);
     rc = bz_zero_page(pgm, kernel, &h, load, initrd_addr, initrd ? initrd->len : 0);
-    struct boot_state bs = {.rsi = LOADER_BOOT_INFO_ADDR, .rsp = BOOT_STACK_TOP};
+    struct boot_state bs = {.rsi = LOADER_BOOT_INFO_ADDR, .rsp = LOADER_STACK_TOP};
     if (rc == 0)
         rc = bootmem_write_gdt(pgm, h.kernel64, &bs);
     if (rc == 0 && h.kernel64) {

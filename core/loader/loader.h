@@ -13,7 +13,8 @@
  * and module list at 0x7000, the boot page tables at 0x9000-0xefff (long-mode entry only) and the
  * command line at 0x20000. All of it lies in the first MiB, which Linux reserves for itself and
  * only reuses after it has copied boot_params and the command line and switched to its own page
- * tables; so the e820 map shows it as RAM, as Firecracker and QEMU do. No kernel may load there. */
+ * tables; so the e820 map shows it as RAM, as Firecracker and QEMU do. No kernel may load there.
+ * Neither boot protocol promises a stack; modvm points RSP just below the boot information anyway. */
 #ifndef MODVM_CORE_LOADER_H
 #define MODVM_CORE_LOADER_H
 
@@ -45,6 +46,7 @@ struct boot_state {
 
 /** Where the Linux and PVH loaders put their boot structures (see the banner). */
 #define LOADER_GDT_ADDR 0x500u
+#define LOADER_STACK_TOP 0x6ff0u      /* an initial RSP below it, though neither protocol needs one */
 #define LOADER_BOOT_INFO_ADDR 0x7000u /* boot_params or hvm_start_info */
 #define LOADER_PAGE_TABLE_ADDR 0x9000u
 #define LOADER_PAGE_TABLE_END 0xf000u
@@ -104,5 +106,18 @@ int loader_pvh(struct pgm *pgm, const struct loader_image *kernel, const char *c
                const struct loader_image *initrd, struct boot_state *out);
 /** True when the image starts with the ELF magic. */
 int loader_is_elf(const uint8_t *img, size_t len);
+
+/** Firmware boot (firmware.c): an image (a whole number of 64 KiB blocks, at most 16 MiB) mapped as
+ * ROM ending at 4 GiB, its last 128 KiB copied into the legacy BIOS area 0xE0000-0xFFFFF (guest RAM:
+ * PAM is not modelled) at power-on and every reset; the CPU starts at the reset vector. Path
+ * "seabios" means LOADER_SEABIOS_PATH (Debian's seabios package). */
+#define LOADER_SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
+struct loader_firmware;
+/** Reads the image and maps the ROM (once per VM). On failure one line in modvm_err_get(). */
+int loader_firmware_open(struct pgm *pgm, const char *path, struct loader_firmware **out);
+/** (Re)fills the legacy BIOS area and gives the reset state: at power-on and at every reset. */
+int loader_firmware_reset(struct pgm *pgm, const struct loader_firmware *fw, struct boot_state *out);
+/** Frees what open kept (the ROM stays mapped; PGM owns it). NULL is ignored. */
+void loader_firmware_free(struct loader_firmware *fw);
 
 #endif

@@ -5,12 +5,13 @@
  * (XEN_ELFNOTE_PHYS32_ENTRY), whose descriptor is the 32-bit physical entry point. Its PT_LOAD
  * segments are copied to their physical addresses (bss zeroed). At LOADER_BOOT_INFO_ADDR goes
  * struct hvm_start_info, version 1: magic 0x336ec578, the command line, a module list whose entry
- * 0 is the initrd, and the memory map (hvm_memmap_table_entry: e820 types); no ACPI RSDP yet
+ * 0 is the initrd, and the memory map (core/e820.h's, as hvm_memmap_table_entry); no ACPI RSDP yet
  * (rsdp_paddr 0). The CPU starts in flat 32-bit protected mode, paging off, at the entry with
  * EBX = the start info's address. */
 #include <errno.h>
 #include <string.h>
 
+#include "../e820.h"
 #include "../err.h"
 #include "../pgm.h"
 #include "bootmem.h"
@@ -28,7 +29,7 @@
 #define SI_SIZE 56u
 #define SI_MODLIST_ADDR (LOADER_BOOT_INFO_ADDR + 0x40u)
 #define SI_MEMMAP_ADDR (LOADER_BOOT_INFO_ADDR + 0x80u)
-#define SI_AREA_SIZE (0x80u + 24u * BOOTMEM_E820_MAX)
+#define SI_AREA_SIZE (0x80u + 24u * E820_MAX_ENTRIES)
 
 /* The parts of an ELF header the loader uses, class-independent. */
 struct pvh_elf {
@@ -42,6 +43,7 @@ struct pvh_seg {
     uint64_t offset, paddr, filesz, memsz;
 };
 
+/* The ELF magic, whatever the class or machine (loader_pvh says what is wrong with it). */
 int loader_is_elf(const uint8_t *img, size_t len)
 {
     return len >= 4 && memcmp(img, "\x7f" "ELF", 4) == 0;
@@ -200,8 +202,11 @@ static int pvh_start_info(struct pgm *pgm, uint64_t initrd_addr, uint64_t initrd
     if (!si)
         return modvm_err_set(-ENOMEM, "the guest has too little RAM for the PVH start info");
     memset(si, 0, SI_AREA_SIZE);
-    struct bootmem_e820 map[BOOTMEM_E820_MAX];
-    size_t n = bootmem_e820_build(pgm, map);
+    struct e820_entry map[E820_MAX_ENTRIES];
+    size_t n = 0;
+    if (e820_build(pgm, map, E820_MAX_ENTRIES, &n) < 0)
+        return modvm_err_set(-E2BIG, "the guest's memory map has %zu entries, more than modvm's %u", n,
+                             E820_MAX_ENTRIES);
     uint8_t *mm = si + (SI_MEMMAP_ADDR - LOADER_BOOT_INFO_ADDR);
     for (size_t i = 0; i < n; i++) {
         bm_wr64(mm + 24 * i, map[i].addr);
@@ -224,6 +229,7 @@ static int pvh_start_info(struct pgm *pgm, uint64_t initrd_addr, uint64_t initrd
     return 0;
 }
 
+/* Validates the segments before writing guest RAM, then loads and describes the entry (loader.h). */
 int loader_pvh(struct pgm *pgm, const struct loader_image *kernel, const char *cmdline,
                const struct loader_image *initrd, struct boot_state *out)
 {
@@ -244,7 +250,8 @@ int loader_pvh(struct pgm *pgm, const struct loader_image *kernel, const char *c
         rc = pvh_segments(pgm, kernel, &e, 1, &kernel_end);
     if (rc == 0)
         rc = pvh_start_info(pgm, initrd_addr, initrd ? initrd->len : 0);
-    struct boot_state bs = {.mode = BOOT_MODE_PROT32, .rip = entry, .rbx = LOADER_BOOT_INFO_ADDR};
+    struct boot_state bs = {.mode = BOOT_MODE_PROT32, .rip = entry, .rbx = LOADER_BOOT_INFO_ADDR,
+                            .rsp = LOADER_STACK_TOP};
     if (rc == 0)
         rc = bootmem_write_gdt(pgm, 0, &bs);
     if (rc == 0)

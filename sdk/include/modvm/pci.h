@@ -3,10 +3,13 @@
  * The core implements the PCI bus once: each function's 256-byte (or 4 KiB for express functions)
  * config space with write masks, the header registers (command, status, BARs, expansion ROM,
  * interrupt line/pin), BAR sizing and the mapping/unmapping of BARs when the guest programs them
- * and toggles the command register's decode bits, capability lists, MSI and MSI-X (table and PBA
- * live in a BAR the core serves, messages go to KVM), and INTx (routed by the ISA bridge's PIRQ
- * router). A device plugin registers its function(s) and BARs in construct and gets callbacks only
- * for what is its own: device-specific config registers and BAR accesses.
+ * and toggles the command register's decode bits, capability lists, MSI-X (table and PBA live in a
+ * BAR the core serves, messages go to KVM; plain MSI is not provided yet), and INTx (routed by the
+ * ISA bridge's PIRQ router). A device plugin registers its function(s) and BARs in construct and
+ * gets callbacks only for what is its own: device-specific config registers and BAR accesses.
+ * Bus 0 only (no PCI-PCI bridges yet). On a VM reset the core puts the header registers back to
+ * power-on (command 0, BARs unassigned, MSI-X off and masked, INTx low) before the device's reset
+ * callback, which re-initialises its own registers with config_init.
  *
  * Host bridges (e.g. i440fx: config mechanism #1 at 0xCF8/0xCFC) forward guest config cycles with
  * config_access; the ISA bridge (piix3) installs the INTx router that maps a slot's INTx pin to a
@@ -14,7 +17,10 @@
  *
  * Reached through modvm_pci_hlp(dev) (a lookup by name: fetch it once in construct and keep the
  * pointer in the instance data). Threads/locks as in pdm.h: config and BAR callbacks run on vCPU threads
- * with the device lock held. */
+ * with the device lock held. A config cycle runs inside the host bridge's port handler: the core
+ * takes the target device's lock while holding the bridge's, so the lock order is host bridge →
+ * target device, never the reverse — only the VM's one host bridge forwards cycles (see
+ * config_read), and a device never calls config_read/config_write for another device. */
 #ifndef MODVM_PCI_H
 #define MODVM_PCI_H
 
@@ -57,9 +63,13 @@ typedef struct modvm_pci_func_ *modvm_pci_handle;
 #define MODVM_PCI_F_EXPRESS 0x1u       /* 4 KiB config space */
 #define MODVM_PCI_F_MULTIFUNCTION 0x2u /* header type bit 7 (set on function 0 of a multi-function slot) */
 
-/** Device-specific config registers: the core has already stored a write (through the write mask
- * set with config_init) when config_write is called; config_read may override the stored value.
- * Either may be NULL. vCPU thread, device lock held. */
+/** Device-specific config registers: config_write is called after every guest config write to the
+ * function (header writes too, e.g. to notice COMMAND_MASTER going off), once the core has stored it
+ * through the write masks; `value` is what the guest wrote. config_read is called for reads at
+ * offsets ≥ 0x40 only (the header is the core's) and may override `stored`. A write-1-to-clear
+ * register: wmask 0 in config_init, then config_init the cleared value from config_write. Either
+ * may be NULL. vCPU thread, device lock held (inside the host bridge's); no core lock is held, so
+ * they may call any helper here. */
 typedef void (*modvm_pci_config_write_fn)(struct modvm_dev *dev, void *user, uint32_t offset, uint32_t value,
                                           unsigned size);
 typedef uint32_t (*modvm_pci_config_read_fn)(struct modvm_dev *dev, void *user, uint32_t offset, unsigned size,
@@ -72,10 +82,12 @@ struct modvm_pci_func {
     uint16_t vendor_id, device_id;
     uint16_t subsystem_vendor_id, subsystem_id;
     uint8_t revision, prog_if, subclass, class_code;
-    uint8_t header_type;   /**< 0 endpoint, 1 PCI-PCI bridge */
+    uint8_t header_type;   /**< 0 endpoint (1, PCI-PCI bridge, is refused with -EOPNOTSUPP for now) */
     uint8_t interrupt_pin; /**< 0 none, 1..4 = INTA#..INTD# */
     uint16_t reserved1;
-    int32_t devfn;         /**< (slot << 3) | function on bus 0, or -1 for the first free slot */
+    int32_t devfn;         /**< (slot << 3) | function on bus 0, or -1 for function 0 of the first slot
+                                from 2 up with all eight functions free (0 and 1 are the PC's host
+                                and ISA bridges, which ask for theirs) */
     uint32_t reserved2;
     modvm_pci_config_read_fn config_read;
     modvm_pci_config_write_fn config_write;
@@ -83,45 +95,60 @@ struct modvm_pci_func {
 };
 
 /** The INTx router an ISA bridge installs: returns the GSI that INTx `pin` (1..4) of slot `devfn >> 3`
- * drives now (PIRQ routing), or -1 when that PIRQ is disabled. Called with the router device's lock
- * NOT held; it must only read its routing registers (atomically). */
+ * drives now (PIRQ routing), or -1 when that PIRQ is disabled. Called from any thread with the
+ * router device's lock NOT held but the core's PCI bus lock held: it must only read its routing
+ * registers (atomically) and call nothing. GSIs ≥ 256 count as unconnected. */
 typedef int (*modvm_pci_intx_route_fn)(void *user, uint8_t devfn, uint8_t pin);
 
 /** The PCI services. */
 struct modvm_pci_hlp {
     uint32_t version; /**< MODVM_PCI_HLP_VERSION */
     uint32_t reserved0;
-    /** Creates a function on bus 0. -EBUSY when devfn is taken, -ENOSPC with no free slot. */
+    /** Creates a function on bus 0. -EBUSY when devfn is taken, -ENOSPC with no free slot, -EINVAL for
+     * a bad description. The core removes it when the device is destructed. */
     int (*func_register)(struct modvm_dev *dev, const struct modvm_pci_func *func, void *user,
                          modvm_pci_handle *out);
-    /** Declares BAR `bar` (0-5; a 64-bit BAR uses bar and bar+1) of `size` bytes (a power of two,
-     * ≥ 16 for memory, ≥ 4 for I/O) served by `pio` or `mmio` ops. The core maps it when the guest
-     * programs the BAR and enables decoding, and unmaps it on change. */
+    /** Declares BAR `bar` (0-5; a 64-bit BAR uses bar and bar+1) of `size` bytes (a power of two:
+     * I/O 4-256, 32-bit memory 16 B-2 GiB, 64-bit memory 16 B-1 TiB) served by `pio` or `mmio` ops.
+     * The core maps it when the guest programs the BAR and enables decoding, and unmaps it on
+     * change; a range overlapping RAM or another range stays unmapped (counted as a guest error). */
     int (*bar_register)(struct modvm_dev *dev, modvm_pci_handle h, unsigned bar, uint32_t kind, uint64_t size,
                         const struct modvm_pio_ops *pio, const struct modvm_mmio_ops *mmio, void *user);
-    /** Sets config bytes [offset, offset+size) to value and which bits of them the guest may write
-     * (wmask). For device-specific registers; the header registers are the core's. */
+    /** Sets config bytes [offset, offset+size) (size 1-4) to value and which bits of them the guest
+     * may write (wmask). For device-specific registers and the bodies of capabilities from cap_add:
+     * -EINVAL for the header (< 0x40), a capability's ID/next bytes or the MSI-X capability. Bytes
+     * outside capabilities become device registers, which cap_add allocates around. */
     int (*config_init)(struct modvm_dev *dev, modvm_pci_handle h, uint32_t offset, unsigned size, uint32_t value,
                        uint32_t wmask);
     /** Reads the function's config space as the guest would see it (e.g. the command register). */
     uint32_t (*config_get)(struct modvm_dev *dev, modvm_pci_handle h, uint32_t offset, unsigned size);
-    /** Allocates a capability of `size` bytes in the list (0x40-0xff); writes its offset. */
+    /** Allocates a capability of `size` bytes (2-192) in the first free dword-aligned gap of
+     * 0x40-0xff, links it at the end of the list (ID set, next 0, the rest zero and read-only until
+     * config_init) and writes its offset. -ENOSPC without room. */
     int (*cap_add)(struct modvm_dev *dev, modvm_pci_handle h, uint8_t cap_id, uint8_t size, uint8_t *offset);
     /** Adds an MSI-X capability with `nvectors` (1-2048) whose table and PBA the core serves at the
      * given offsets of memory BAR `bar` (registered before; the device's own ops get the rest). */
     int (*msix_init)(struct modvm_dev *dev, modvm_pci_handle h, unsigned nvectors, unsigned bar,
                      uint32_t table_offset, uint32_t pba_offset);
-    /** Signals MSI-X vector `vector` (pending bit set when masked); -ENOTCONN when MSI-X is off. */
+    /** Signals MSI-X vector `vector` (pending bit set when masked; sent when unmasked); -ENOTCONN when
+     * MSI-X is off, -EINVAL without msix_init or for a vector out of range. Dropped (0) while the
+     * guest has bus mastering off. */
     int (*msix_notify)(struct modvm_dev *dev, modvm_pci_handle h, unsigned vector);
     /** True when the guest enabled MSI-X on the function. */
     bool (*msix_enabled)(struct modvm_dev *dev, modvm_pci_handle h);
-    /** Drives the function's INTx line (level; honours COMMAND_INTX_DISABLE, sets status bit 3). */
+    /** Drives the function's INTx line: MODVM_IRQ_HIGH or MODVM_IRQ_LOW (level only; -EINVAL for a
+     * function without interrupt pin). Sets status bit 3; the line stays low while the guest sets
+     * COMMAND_INTX_DISABLE or enables MSI-X. Functions routed to one GSI share it (wired OR). */
     int (*intx_set)(struct modvm_dev *dev, modvm_pci_handle h, int level);
-    /** Host bridge: a guest config cycle to bus/devfn/offset (no function: reads all ones). */
+    /** Host bridge: a guest config cycle to bus/devfn/offset, size 1, 2 or 4 within one dword (no
+     * function, another bus, a bad size: reads all ones, writes dropped). Call from the bridge's own
+     * port/MMIO handler; the first device to call is the VM's host bridge, later cycles from any
+     * other device are ignored (all ones). */
     uint32_t (*config_read)(struct modvm_dev *dev, uint8_t bus, uint8_t devfn, uint32_t offset, unsigned size);
     void (*config_write)(struct modvm_dev *dev, uint8_t bus, uint8_t devfn, uint32_t offset, uint32_t value,
                          unsigned size);
-    /** ISA bridge: installs the INTx router (one per VM). */
+    /** ISA bridge: installs the INTx router (one per VM: -EBUSY when another device has one; fn NULL
+     * removes it; the core removes it when the device is destructed). */
     int (*intx_router_set)(struct modvm_dev *dev, modvm_pci_intx_route_fn fn, void *user);
     /** ISA bridge: the PIRQ routing changed; the core re-drives asserted INTx lines. */
     void (*intx_routing_changed)(struct modvm_dev *dev);
