@@ -14,11 +14,9 @@
  *
  * Images are hostile input only in their size: the content is guest code, run as such. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../err.h"
@@ -51,38 +49,16 @@ static const char *firmware_resolve(const char *path)
     return NULL;
 }
 
-/* Reads the whole image, checking its size before reading: a multiple of 64 KiB, at most 16 MiB. */
+/* Reads the whole image: a whole number of 64 KiB blocks, at most 16 MiB. */
 static int firmware_read(const char *path, uint8_t **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return modvm_err_set(-errno, "cannot open firmware '%s': %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        rc = modvm_err_set(-EINVAL, "firmware '%s' is not a regular file", path);
-    else if (st.st_size == 0 || st.st_size % FW_GRANULE || st.st_size > FW_MAX_SIZE)
-        rc = modvm_err_set(-EINVAL, "firmware '%s' is %lld bytes; a firmware image must be a whole number of "
-                                    "64 KiB blocks, at most 16 MiB", path, (long long)st.st_size);
-    uint8_t *buf = rc == 0 ? malloc((size_t)st.st_size) : NULL;
-    size_t got = 0;
-    if (rc == 0 && !buf)
-        rc = -ENOMEM;
-    while (rc == 0 && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n <= 0)
-            rc = modvm_err_set(n < 0 ? -errno : -EIO, "cannot read firmware '%s'", path);
-        else
-            got += (size_t)n;
+    int rc = loader_read_file("firmware", path, FW_MAX_SIZE, data, len);
+    if (rc == 0 && (*len == 0 || *len % FW_GRANULE)) {
+        free(*data);
+        rc = modvm_err_set(-EINVAL, "firmware '%s' is %zu bytes; a firmware image must be a whole number of "
+                                    "64 KiB blocks, at most 16 MiB", path, *len);
     }
-    close(fd);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *data = buf;
-    *len = got;
-    return 0;
+    return rc;
 }
 
 int loader_firmware_open(struct pgm *pgm, const char *path, struct loader_firmware **out)

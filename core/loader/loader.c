@@ -13,8 +13,7 @@
 #include "../pgm.h"
 #include "loader.h"
 
-/* Reads a whole regular file of at most `limit` bytes; `what` ("kernel", "initrd") names it. */
-static int loader_read_file(const char *what, const char *path, uint64_t limit, uint8_t **data, size_t *len)
+int loader_read_file(const char *what, const char *path, uint64_t limit, uint8_t **data, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)

@@ -73,6 +73,10 @@ struct loader_request {
     enum boot_mode flat_mode; /* flat: BOOT_MODE_REAL or BOOT_MODE_PROT32 */
 };
 
+/** Reads a whole regular file of at most `limit` bytes into a malloc'ed buffer; `what` ("kernel",
+ * "initrd", "firmware") names it in the one-line error. */
+int loader_read_file(const char *what, const char *path, uint64_t limit, uint8_t **data, size_t *len);
+
 /** Loads the image into guest RAM and fills the boot CPU's state. On failure: a negative errno and
  * one line in modvm_err_get() naming the file and what is wrong with it. */
 int loader_load(struct pgm *pgm, const struct loader_request *req, struct boot_state *out);

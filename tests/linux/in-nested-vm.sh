@@ -19,6 +19,7 @@
 # Environment:
 #   MODVM_LINUX_TESTS=1   run at all (otherwise exit 77 = skipped)
 #   MODVM_NESTED_TIMEOUT  seconds for the whole L1 run (default 540)
+#   MODVM_NESTED_SMP=N    L1 vCPUs (default 2: see the note on L1 stalls below)
 #   MODVM_NESTED_KEEP=1   keep the work directory (initramfs, logs)
 #   MODVM_NESTED_LINGER=N let each L2 run N more seconds after its banner and print its console
 #   MODVM_NESTED_INIT=1   also give L2 an initramfs (--initrd) whose /init prints "L2-INIT-OK", and
@@ -34,6 +35,7 @@ MODVM=${1:?usage: in-nested-vm.sh MODVM [bzimage|pvh...]}
 shift
 FORMATS=${*:-bzimage}
 TIMEOUT=${MODVM_NESTED_TIMEOUT:-540}
+L1_SMP=${MODVM_NESTED_SMP:-2}
 L2_TIMEOUT=$((TIMEOUT - 60))
 
 skip() { echo "in-nested-vm: SKIP: $*"; exit 77; }
@@ -191,7 +193,7 @@ note "initramfs $(du -k "$WORK/initrd.gz" | cut -f1) KiB (modules: ${ORDER[*]});
 
 T0=$(date +%s.%N)
 set +e
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m 2048 -smp 1 -nodefaults \
+timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -M q35 -m 2048 -smp "$L1_SMP" -nodefaults \
 	-no-user-config -display none -no-reboot -serial stdio -monitor none \
 	-kernel "$KDIR/vmlinux" -initrd "$WORK/initrd.gz" \
 	-append "console=ttyS0 panic=-1 rdinit=/init quiet" </dev/null >"$WORK/console.log" 2>&1
