@@ -17,9 +17,23 @@ static void e820_push(struct e820_entry *out, size_t max, size_t *n, uint64_t ad
     (*n)++;
 }
 
+/* Adds [start, end) as RAM, except the part inside the ACPI area [a0, a1), which becomes ACPI memory. */
+static void e820_push_ram(struct e820_entry *out, size_t max, size_t *n, uint64_t start, uint64_t end,
+                          uint64_t a0, uint64_t a1)
+{
+    if (a0 >= a1 || a1 <= start || a0 >= end) {
+        e820_push(out, max, n, start, end, E820_RAM);
+        return;
+    }
+    e820_push(out, max, n, start, a0 > start ? a0 : start, E820_RAM);
+    e820_push(out, max, n, a0 > start ? a0 : start, a1 < end ? a1 : end, E820_ACPI);
+    e820_push(out, max, n, a1 < end ? a1 : end, end, E820_RAM);
+}
+
 /* Adds one RAM region [start, end): the pieces outside the EBDA..1 MiB hole as RAM, and the EBDA and
  * BIOS areas it covers as reserved. */
-static void e820_add_region(struct e820_entry *out, size_t max, size_t *n, uint64_t start, uint64_t end)
+static void e820_add_region(struct e820_entry *out, size_t max, size_t *n, uint64_t start, uint64_t end,
+                            uint64_t a0, uint64_t a1)
 {
     /* RAM below the EBDA */
     e820_push(out, max, n, start, end < E820_EBDA_START ? end : E820_EBDA_START, E820_RAM);
@@ -29,7 +43,7 @@ static void e820_add_region(struct e820_entry *out, size_t max, size_t *n, uint6
     if (start <= E820_BIOS_START && end >= E820_BIOS_END)
         e820_push(out, max, n, E820_BIOS_START, E820_BIOS_END, E820_RESERVED);
     /* RAM from 1 MiB on */
-    e820_push(out, max, n, start > E820_BIOS_END ? start : E820_BIOS_END, end, E820_RAM);
+    e820_push_ram(out, max, n, start > E820_BIOS_END ? start : E820_BIOS_END, end, a0, a1);
 }
 
 /* Sorts the entries by address (insertion sort: a handful of entries). */
@@ -47,11 +61,13 @@ static void e820_sort(struct e820_entry *e, size_t n)
 int e820_build(struct pgm *pgm, struct e820_entry *out, size_t max, size_t *count)
 {
     size_t n = 0;
+    uint64_t a0, a1, rsdp;
+    pgm_get_acpi_area(pgm, &a0, &a1, &rsdp);
     for (size_t i = 0; i < pgm_mem_region_count(pgm); i++) {
         const struct pgm_mem_region *r = pgm_mem_region_at(pgm, i);
         if (!r || r->readonly || r->size == 0 || r->gpa + r->size < r->gpa)
             continue;
-        e820_add_region(out, max, &n, r->gpa, r->gpa + r->size);
+        e820_add_region(out, max, &n, r->gpa, r->gpa + r->size, a0, a1);
     }
     *count = n;
     if (n > max)

@@ -7,7 +7,8 @@
  *   0       - 0x9FC00   RAM        conventional memory below the EBDA
  *   0x9FC00 - 0xA0000   reserved   the extended BIOS data area (1 KiB, as SeaBIOS and QEMU place it)
  *   0xF0000 - 0x100000  reserved   the system BIOS
- *   1 MiB   - end of low RAM       RAM (PGM ends it where the PCI hole starts)
+ *   1 MiB   - end of low RAM       RAM (PGM ends it where the PCI hole starts), except the ACPI area
+ *                                  PGM records for a directly booted kernel (pgm_set_acpi_area): ACPI
  *   4 GiB   - ...       RAM        the rest, above the hole
  * 0xA0000-0xF0000 (VGA window, option ROMs) is not listed: it is neither RAM to use nor reserved. */
 #ifndef MODVM_CORE_E820_H

@@ -40,6 +40,7 @@ struct pgm {
     struct pgm_range **mmio; /* mapped MMIO ranges sorted by base */
     size_t nmmio, mmio_cap;
     _Atomic uint64_t stats[5];
+    uint64_t acpi_start, acpi_end, acpi_rsdp;
 };
 
 enum { STAT_PIO_R, STAT_PIO_W, STAT_MMIO_R, STAT_MMIO_W, STAT_BAD_SIZE };
@@ -505,6 +506,20 @@ void *pgm_phys_ptr(struct pgm *pgm, uint64_t gpa, size_t len)
 {
     const struct pgm_mem_region *r = pgm_find_region(pgm, gpa, len ? len : 1);
     return r && !r->readonly ? (uint8_t *)r->hva + (gpa - r->gpa) : NULL;
+}
+
+void pgm_set_acpi_area(struct pgm *pgm, uint64_t start, uint64_t end, uint64_t rsdp)
+{
+    pgm->acpi_start = start;
+    pgm->acpi_end = end > start ? end : start;
+    pgm->acpi_rsdp = rsdp;
+}
+
+void pgm_get_acpi_area(const struct pgm *pgm, uint64_t *start, uint64_t *end, uint64_t *rsdp)
+{
+    *start = pgm->acpi_start;
+    *end = pgm->acpi_end;
+    *rsdp = pgm->acpi_rsdp;
 }
 
 void pgm_get_stats(struct pgm *pgm, struct pgm_stats *out)

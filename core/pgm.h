@@ -96,6 +96,12 @@ int pgm_phys_write(struct pgm *pgm, uint64_t gpa, const void *buf, size_t len);
 /** A host pointer to `len` bytes of guest RAM at `gpa` (for loaders), or NULL when not all RAM. */
 void *pgm_phys_ptr(struct pgm *pgm, uint64_t gpa, size_t len);
 
+/** The ACPI tables a directly booted kernel gets: [start, end) of RAM holding them (reported as ACPI
+ * memory in the e820 map and kept free by the loaders; start == end: none) and the RSDP's address
+ * (0: none). Set by the VM before it loads a kernel. */
+void pgm_set_acpi_area(struct pgm *pgm, uint64_t start, uint64_t end, uint64_t rsdp);
+void pgm_get_acpi_area(const struct pgm *pgm, uint64_t *start, uint64_t *end, uint64_t *rsdp);
+
 /** A snapshot of the guest-misbehaviour counters. */
 void pgm_get_stats(struct pgm *pgm, struct pgm_stats *out);
 

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "fw.h"
 #include "hm.h"
+#include "loader/acpi-place.h"
 #include "loader/loader.h"
 #include "pgm.h"
 #include "tm.h"
@@ -83,12 +84,36 @@ static int vm_read_kernel(struct vm *vm)
     return 0;
 }
 
+/* Puts the ACPI tables the acpi device published into RAM for a directly booted kernel: the RSDP in
+ * the legacy scan area at 0xE0000, the rest at the top of RAM below 4 GiB, which PGM then reports as
+ * ACPI memory and the loaders keep free. No acpi device: nothing to do. */
+static int vm_place_acpi(struct vm *vm)
+{
+    uint64_t low_size, high_size;
+    int rc = acpi_place_measure(vm->fw, &low_size, &high_size);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    const struct pgm_mem_region *low = pgm_mem_region_at(vm->pgm, 0);
+    uint64_t high = (low->size - high_size) & ~0xfffull;
+    if (high_size >= low->size || high < (16ull << 20))
+        return modvm_err_set(-ENOMEM, "the guest has too little RAM for its ACPI tables (%llu KiB); give it "
+                                      "more --memory", (unsigned long long)(high_size >> 10));
+    struct acpi_place_result r;
+    rc = acpi_place_ex(vm->pgm, vm->fw, 0xe0000, high, &r);
+    if (rc == 0)
+        pgm_set_acpi_area(vm->pgm, r.high_start, low->size, r.rsdp_gpa);
+    return rc;
+}
+
 /* Loads the kernel and puts every CPU in its start state (power-on and every reset). */
 static int vm_load_and_reset_cpus(struct vm *vm)
 {
     struct boot_state boot;
-    int rc = vm->firmware ? loader_firmware_reset(vm->pgm, vm->firmware, &boot)
-                          : loader_load(vm->pgm, &vm->kernel, &boot);
+    int rc = vm->firmware ? loader_firmware_reset(vm->pgm, vm->firmware, &boot) : vm_place_acpi(vm);
+    if (rc == 0 && !vm->firmware)
+        rc = loader_load(vm->pgm, &vm->kernel, &boot);
     return rc < 0 ? rc : hm_reset(vm->hm, &boot);
 }
 

@@ -14,8 +14,11 @@ uint64_t bootmem_low_ram_end(struct pgm *pgm)
 {
     for (size_t i = 0; i < pgm_mem_region_count(pgm); i++) {
         const struct pgm_mem_region *r = pgm_mem_region_at(pgm, i);
-        if (!r->readonly && r->gpa == 0)
-            return r->size;
+        if (!r->readonly && r->gpa == 0) {
+            uint64_t a0, a1, rsdp;
+            pgm_get_acpi_area(pgm, &a0, &a1, &rsdp);
+            return a0 < a1 && a0 < r->size ? a0 : r->size; /* the ACPI tables sit at the top */
+        }
     }
     return 0;
 }

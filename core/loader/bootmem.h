@@ -12,7 +12,7 @@
 
 struct pgm;
 
-/** The end of the guest RAM that starts at address 0 (RAM below 4 GiB). */
+/** The end of the usable guest RAM that starts at address 0 (RAM below 4 GiB, up to the ACPI area). */
 uint64_t bootmem_low_ram_end(struct pgm *pgm);
 
 /** Writes the boot GDT at LOADER_GDT_ADDR (null, null, code at 0x10 — 64-bit when `long_mode`, else

@@ -49,6 +49,7 @@
 
 /* boot_params fields outside the setup header. */
 #define BP_SIZE 0x1000u
+#define BP_ACPI_RSDP_ADDR 0x070u /* boot protocol 2.14 */
 #define BP_EXT_RAMDISK_IMAGE 0x0c0u
 #define BP_EXT_RAMDISK_SIZE 0x0c4u
 #define BP_EXT_CMD_LINE_PTR 0x0c8u
@@ -178,6 +179,10 @@ static int bz_zero_page(struct pgm *pgm, const struct loader_image *k, const str
         bm_wr32(e + 16, map[i].type);
     }
     bp[BP_E820_ENTRIES] = (uint8_t)n;
+    uint64_t a0, a1, rsdp;
+    pgm_get_acpi_area(pgm, &a0, &a1, &rsdp);
+    if (h->version >= 0x20e) /* older kernels find the RSDP by the legacy scan of 0xE0000-0xFFFFF */
+        bm_wr64(bp + BP_ACPI_RSDP_ADDR, rsdp);
     return 0;
 }
 

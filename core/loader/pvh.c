@@ -223,7 +223,9 @@ static int pvh_start_info(struct pgm *pgm, uint64_t initrd_addr, uint64_t initrd
         bm_wr64(si + 16, SI_MODLIST_ADDR);
     }
     bm_wr64(si + 24, LOADER_CMDLINE_ADDR);
-    bm_wr64(si + 32, 0); /* rsdp_paddr: no ACPI tables yet */
+    uint64_t a0, a1, rsdp;
+    pgm_get_acpi_area(pgm, &a0, &a1, &rsdp);
+    bm_wr64(si + 32, rsdp); /* rsdp_paddr: 0 when the VM has no ACPI device */
     bm_wr64(si + 40, SI_MEMMAP_ADDR);
     bm_wr32(si + 48, (uint32_t)n);
     return 0;

@@ -13,6 +13,9 @@
 #                         package once and takes tens of seconds to minutes)
 #   MODVM_LINUX_TIMEOUT   seconds to wait for the banner (default 120 for pvh, 900 for bzimage)
 #   MODVM_CACHE           the fixture cache (see fetch-kernel.sh)
+#   BANNER_MARK           what to wait for instead of "Linux version" (e.g. a later boot message)
+#   BANNER_REQUIRE        lines (separated by '|') that must also be on COM1 by then
+#   BANNER_MODVM_ARGS     extra modvm options (e.g. "--cpus 2 --device acpi")
 # Exit status: 0 banner seen, 1 failure or timeout, 77 skipped. Prints "banner after N.NN s".
 set -euo pipefail
 export LC_ALL=C
@@ -43,6 +46,7 @@ IMAGE=$KDIR/vmlinux
 [ "$FORMAT" = bzimage ] && IMAGE=$KDIR/vmlinuz
 
 APPEND="console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 nokaslr"
+MARK=${BANNER_MARK:-Linux version}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/modvm-banner.XXXXXX")
 PID=
 cleanup() {
@@ -66,7 +70,7 @@ wait_banner() {
 	deadline=$(awk -v t="$t0" -v d="$TIMEOUT" 'BEGIN { printf "%d", t + d }')
 	RESULT=
 	while :; do
-		if grep -q "Linux version" "$log"; then
+		if grep -qF "$MARK" "$log"; then
 			RESULT=$(elapsed "$t0" "$(now)")
 			break
 		fi
@@ -86,8 +90,15 @@ wait_banner() {
 }
 
 echo "boot-banner: $FORMAT: $IMAGE"
-wait_banner modvm "$MODVM" run --kernel "$IMAGE" --append "$APPEND" --memory 512 --no-reboot
+# shellcheck disable=SC2086 # BANNER_MODVM_ARGS is a list of options
+wait_banner modvm "$MODVM" run --kernel "$IMAGE" --append "$APPEND" --memory 512 --no-reboot ${BANNER_MODVM_ARGS:-}
 MODVM_T=$RESULT
+if [ -n "$MODVM_T" ] && [ -n "${BANNER_REQUIRE:-}" ]; then
+	IFS='|' read -r -a required <<<"$BANNER_REQUIRE"
+	for line in "${required[@]}"; do
+		grep -qF "$line" "$WORK/modvm-console.log" || { echo "boot-banner: FAIL: no '$line' on COM1"; exit 1; }
+	done
+fi
 [ -n "$MODVM_T" ] && echo "boot-banner: modvm: banner after $MODVM_T s" && grep -m1 "Linux version" "$WORK/modvm-console.log"
 
 if [ "$VS_QEMU" = 1 ]; then
