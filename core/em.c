@@ -36,7 +36,7 @@ struct em {
     unsigned parked;
 };
 
-/* The kick signal only has to interrupt KVM_RUN; the handler itself does nothing. */
+/* The kick signal only has to interrupt a vCPU inside the guest; the handler itself does nothing. */
 static void em_kick_handler(int sig)
 {
     (void)sig;
@@ -55,7 +55,7 @@ int em_create(struct vm *vm, struct hm *hm, unsigned ncpus, struct em **out)
     em->want = EM_RUN;
     pthread_mutex_init(&em->lock, NULL);
     pthread_cond_init(&em->cond, NULL);
-    struct sigaction sa = {.sa_handler = em_kick_handler}; /* no SA_RESTART: KVM_RUN must return */
+    struct sigaction sa = {.sa_handler = em_kick_handler}; /* no SA_RESTART: entering the guest must return */
     sigemptyset(&sa.sa_mask);
     sigaction(EM_KICK_SIGNAL, &sa, NULL);
     *out = em;

@@ -138,7 +138,7 @@ enum hm_event hm_vcpu_run(struct hm *hm, unsigned id)
     struct kmod_exit e;
     int rc = kmod_vcpu_run(hm->vcpus[id], &e);
     if (rc < 0) {
-        modvm_err_set(rc, "vCPU %u: KVM_RUN failed: %s", id, strerror(-rc));
+        modvm_err_set(rc, "vCPU %u: entering the guest failed: %s", id, strerror(-rc));
         return HM_EVENT_FAILED;
     }
     switch (e.kind) {
