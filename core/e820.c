@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "le.h"
 #include "pgm.h"
 
 /* Appends an entry if there is room; always counts it. */
@@ -76,20 +77,13 @@ int e820_build(struct pgm *pgm, struct e820_entry *out, size_t max, size_t *coun
     return 0;
 }
 
-/* Stores `v` little-endian in `bytes` bytes. */
-static void e820_put_le(uint8_t *p, uint64_t v, unsigned bytes)
-{
-    for (unsigned i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 size_t e820_encode_qemu(const struct e820_entry *entries, size_t count, uint8_t *out)
 {
     for (size_t i = 0; i < count; i++) {
         uint8_t *p = out + i * E820_QEMU_ENTRY_SIZE;
-        e820_put_le(p, entries[i].addr, 8);
-        e820_put_le(p + 8, entries[i].size, 8);
-        e820_put_le(p + 16, entries[i].type, 4);
+        le_put(p, entries[i].addr, 8);
+        le_put(p + 8, entries[i].size, 8);
+        le_put(p + 16, entries[i].type, 4);
     }
     return count * E820_QEMU_ENTRY_SIZE;
 }

@@ -9,6 +9,7 @@
  * good with a one-line reason. A device reads its unit through struct modvm_ssm, a window over that
  * unit's data only. CRC-32 is the IEEE 802.3 one (reflected, polynomial 0xEDB88320, initial and
  * final XOR 0xFFFFFFFF; check value 0xCBF43926 for "123456789"). */
+#include "le.h"
 #include "ssm.h"
 
 #include <errno.h>
@@ -82,21 +83,7 @@ static uint32_t ssm_crc32(const uint8_t *p, size_t n)
     return ~crc;
 }
 
-/* ---- little-endian and names ------------------------------------------------------------------- */
-
-static void ssm_le_put(uint8_t *p, uint64_t v, unsigned bytes)
-{
-    for (unsigned i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t ssm_le_get(const uint8_t *p, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
+/* ---- names ------------------------------------------------------------------------------- */
 
 /* Is s[0..n) a unit name: 1..63 characters of [a-z0-9-]? */
 static bool ssm_name_valid(const char *s, size_t n)
@@ -152,7 +139,7 @@ static int ssm_append(struct ssm_writer *w, const void *p, size_t n)
 static int ssm_append_le(struct ssm_writer *w, uint64_t v, unsigned bytes)
 {
     uint8_t b[8];
-    ssm_le_put(b, v, bytes);
+    le_put(b, v, bytes);
     return ssm_append(w, b, bytes);
 }
 
@@ -223,7 +210,7 @@ int ssm_writer_end_unit(struct ssm_writer *w)
     if (w->error)
         return w->error;
     size_t data = w->len_field + 8;
-    ssm_le_put(w->buf + w->len_field, w->len - data, 8);
+    le_put(w->buf + w->len_field, w->len - data, 8);
     return ssm_append_le(w, ssm_crc32(w->buf + data, w->len - data), 4);
 }
 
@@ -280,7 +267,7 @@ static bool ssm_take_le(struct ssm_reader *r, unsigned bytes, uint64_t *v)
     const uint8_t *p = ssm_take(r, bytes);
     if (!p)
         return false;
-    *v = ssm_le_get(p, bytes);
+    *v = le_get(p, bytes);
     return true;
 }
 

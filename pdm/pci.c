@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "../core/err.h"
+#include "../core/le.h"
 #include "../core/vm.h"
 #include "internal.h"
 #include "pci.h"
@@ -231,22 +232,6 @@ static bool pci_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
     return a < b + blen && b < a + alen;
 }
 
-/* Reads `size` (1..8) little-endian bytes. */
-static uint64_t pci_le_get(const uint8_t *p, unsigned size)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* Writes `size` (1..8) little-endian bytes. */
-static void pci_le_put(uint8_t *p, uint64_t v, unsigned size)
-{
-    for (unsigned i = 0; i < size; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* The low `size` bytes of all ones. */
 static uint32_t pci_ones(unsigned size)
 {
@@ -262,7 +247,7 @@ static bool pci_cycle_ok(uint32_t offset, unsigned size)
 /* The command register. */
 static uint16_t pci_command(const struct pci_func *fn)
 {
-    return (uint16_t)pci_le_get(fn->cfg + MODVM_PCI_COMMAND, 2);
+    return (uint16_t)le_get(fn->cfg + MODVM_PCI_COMMAND, 2);
 }
 
 /* "00:1f.7" for messages. */
@@ -275,9 +260,9 @@ static void pci_bdf_name(const struct pci_func *fn, char *buf, size_t len)
 static void pci_cfg_set(struct pci_func *fn, uint32_t offset, unsigned size, uint32_t value, uint32_t wmask,
                         uint32_t w1c)
 {
-    pci_le_put(fn->cfg + offset, value, size);
-    pci_le_put(fn->wmask + offset, wmask, size);
-    pci_le_put(fn->w1c + offset, w1c, size);
+    le_put(fn->cfg + offset, value, size);
+    le_put(fn->wmask + offset, wmask, size);
+    le_put(fn->w1c + offset, w1c, size);
 }
 
 /* ---- buses -------------------------------------------------------------------------------------- */
@@ -408,7 +393,7 @@ static uint64_t pci_bar_wanted(const struct pci_func *fn, const struct pci_bar *
 {
     uint16_t cmd = pci_command(fn);
     uint32_t reg = MODVM_PCI_BAR0 + 4u * b->index;
-    uint32_t lo = (uint32_t)pci_le_get(fn->cfg + reg, 4);
+    uint32_t lo = (uint32_t)le_get(fn->cfg + reg, 4);
     if (b->kind & MODVM_PCI_BAR_IO) {
         uint64_t base = lo & PCI_BAR_IO_ADDR_MASK;
         if (!(cmd & MODVM_PCI_COMMAND_IO) || base == 0 || base + b->size > PCI_PORT_LIMIT)
@@ -419,7 +404,7 @@ static uint64_t pci_bar_wanted(const struct pci_func *fn, const struct pci_bar *
         return PCI_BAR_UNMAPPED;
     uint64_t base = lo & PCI_BAR_MEM_ADDR_MASK;
     if (b->kind & MODVM_PCI_BAR_MEM64) {
-        base |= pci_le_get(fn->cfg + reg + 4, 4) << 32;
+        base |= le_get(fn->cfg + reg + 4, 4) << 32;
         if (base == 0 || base >= PCI_MMIO_LIMIT || b->size > PCI_MMIO_LIMIT - base)
             return PCI_BAR_UNMAPPED;
         return base;
@@ -499,8 +484,8 @@ static bool pci_msix_vector_masked(const struct pci_msix *m, unsigned v)
 static int pci_msix_send(struct pci_func *fn, unsigned v)
 {
     const uint8_t *e = fn->msix->table + v * PCI_MSIX_ENTRY_SIZE;
-    uint64_t addr = pci_le_get(e, 8);
-    uint32_t data = (uint32_t)pci_le_get(e + PCI_MSIX_ENTRY_DATA, 4);
+    uint64_t addr = le_get(e, 8);
+    uint32_t data = (uint32_t)le_get(e + PCI_MSIX_ENTRY_DATA, 4);
     if (!(pci_command(fn) & MODVM_PCI_COMMAND_MASTER))
         return 0;
     if ((addr & PCI_MSI_ADDR_WINDOW_MASK) != PCI_MSI_ADDR_WINDOW || (addr >> 32) != 0) {
@@ -528,7 +513,7 @@ static void pci_msix_try_deliver(struct pci_func *fn, unsigned v)
 static void pci_msix_control_changed(struct pci_func *fn)
 {
     struct pci_msix *m = fn->msix;
-    uint16_t ctrl = (uint16_t)pci_le_get(fn->cfg + m->cap + PCI_MSIX_CONTROL, 2);
+    uint16_t ctrl = (uint16_t)le_get(fn->cfg + m->cap + PCI_MSIX_CONTROL, 2);
     bool was_enabled = m->enabled;
     m->enabled = (ctrl & PCI_MSIX_CONTROL_ENABLE) != 0;
     m->masked = (ctrl & PCI_MSIX_CONTROL_MASKALL) != 0;
@@ -653,12 +638,12 @@ static uint64_t pci_bar_mmio_read(struct modvm_dev *dev, void *user, uint64_t of
         return pci_bar_device_read(dev, b, off, size);
     case PCI_PART_TABLE:
         pthread_mutex_lock(&fn->lock);
-        v = pci_le_get(fn->msix->table + rel, size);
+        v = le_get(fn->msix->table + rel, size);
         pthread_mutex_unlock(&fn->lock);
         return v;
     case PCI_PART_PBA:
         pthread_mutex_lock(&fn->lock);
-        v = pci_le_get(fn->msix->pba + rel, size);
+        v = le_get(fn->msix->pba + rel, size);
         pthread_mutex_unlock(&fn->lock);
         return v;
     case PCI_PART_STRADDLE:
@@ -727,14 +712,14 @@ static void pci_cfg_guest_write(struct pci_func *fn, uint32_t offset, uint32_t v
  * held). */
 static void pci_func_reset(struct pci_func *fn)
 {
-    pci_le_put(fn->cfg + MODVM_PCI_COMMAND, 0, 2);
-    uint16_t status = (uint16_t)pci_le_get(fn->cfg + MODVM_PCI_STATUS, 2);
-    pci_le_put(fn->cfg + MODVM_PCI_STATUS, status & PCI_STATUS_CAP_LIST, 2);
+    le_put(fn->cfg + MODVM_PCI_COMMAND, 0, 2);
+    uint16_t status = (uint16_t)le_get(fn->cfg + MODVM_PCI_STATUS, 2);
+    le_put(fn->cfg + MODVM_PCI_STATUS, status & PCI_STATUS_CAP_LIST, 2);
     for (unsigned i = 0; i < PCI_BAR_COUNT; i++) {
         uint32_t reg = MODVM_PCI_BAR0 + 4u * i;
-        uint32_t v = (uint32_t)pci_le_get(fn->cfg + reg, 4);
-        uint32_t wmask = (uint32_t)pci_le_get(fn->wmask + reg, 4);
-        pci_le_put(fn->cfg + reg, v & ~wmask, 4); /* the read-only type bits stay */
+        uint32_t v = (uint32_t)le_get(fn->cfg + reg, 4);
+        uint32_t wmask = (uint32_t)le_get(fn->wmask + reg, 4);
+        le_put(fn->cfg + reg, v & ~wmask, 4); /* the read-only type bits stay */
     }
     fn->cfg[PCI_CACHE_LINE_SIZE] = 0;
     fn->cfg[MODVM_PCI_INTERRUPT_LINE] = 0;
@@ -997,7 +982,7 @@ static uint32_t hlp_config_get(struct modvm_dev *dev, modvm_pci_handle h, uint32
     if (!fn || size < 1 || size > 4 || offset > fn->cfg_size || size > fn->cfg_size - offset)
         return 0xffffffffu;
     pthread_mutex_lock(&fn->lock);
-    uint32_t v = (uint32_t)pci_le_get(fn->cfg + offset, size);
+    uint32_t v = (uint32_t)le_get(fn->cfg + offset, size);
     pthread_mutex_unlock(&fn->lock);
     return v;
 }
@@ -1195,7 +1180,7 @@ static uint32_t hlp_config_read(struct modvm_dev *dev, uint8_t bus_no, uint8_t d
     if (other)
         pdm_dev_enter(fn->dev);
     pthread_mutex_lock(&fn->lock);
-    uint32_t v = (uint32_t)pci_le_get(fn->cfg + offset, size);
+    uint32_t v = (uint32_t)le_get(fn->cfg + offset, size);
     pthread_mutex_unlock(&fn->lock);
     if (offset >= PCI_HEADER_SIZE && fn->config_read)
         v = fn->config_read(&fn->dev->pub, fn->user, offset, size, v);

@@ -20,6 +20,7 @@
 
 #include "../err.h"
 #include "../fw.h"
+#include "../le.h"
 #include "../pgm.h"
 
 #define AP_SCRIPT "etc/table-loader"
@@ -58,28 +59,6 @@ struct ap_ctx {
     uint64_t checksummed;
     unsigned cmd; /* index of the command being run, for messages */
 };
-
-/* Little-endian reads from a command entry. */
-static uint32_t ap_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Reads `n` (≤ 8) little-endian bytes. */
-static uint64_t ap_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* Writes `n` (≤ 8) little-endian bytes. */
-static void ap_put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* The sum of `len` bytes. */
 static uint8_t ap_sum(const uint8_t *p, size_t len)
@@ -127,7 +106,7 @@ static int ap_allocate(struct ap_ctx *c, const uint8_t *e)
     char name[AP_FILESZ];
     if (!ap_name(e + 4, name))
         return ap_fail(c, what, "the file name is not NUL-terminated");
-    uint32_t align = ap_le32(e + 60);
+    uint32_t align = le_rd32(e + 60);
     uint8_t zone = e[64];
     if (align == 0)
         align = 1;
@@ -180,7 +159,7 @@ static int ap_add_pointer(struct ap_ctx *c, const uint8_t *e)
     char dname[AP_FILESZ], sname[AP_FILESZ];
     if (!ap_name(e + 4, dname) || !ap_name(e + 60, sname))
         return ap_fail(c, what, "a file name is not NUL-terminated");
-    uint32_t offset = ap_le32(e + 116);
+    uint32_t offset = le_rd32(e + 116);
     uint8_t size = e[120];
     struct ap_file *dest = ap_find(c, dname), *src = ap_find(c, sname);
     if (!dest || !src)
@@ -190,7 +169,7 @@ static int ap_add_pointer(struct ap_ctx *c, const uint8_t *e)
     if ((uint64_t)offset + size > dest->len)
         return ap_fail(c, what, "a %u-byte pointer at offset %" PRIu32 " is past the end of '%s' (%zu bytes)", size,
                        offset, dname, dest->len);
-    uint64_t v = ap_le(dest->data + offset, size);
+    uint64_t v = le_get(dest->data + offset, size);
     if (v >= src->len)
         return ap_fail(c, what, "the pointer at offset %" PRIu32 " of '%s' holds %" PRIu64
                        ", past the end of '%s' (%zu bytes)", offset, dname, v, sname, src->len);
@@ -198,7 +177,7 @@ static int ap_add_pointer(struct ap_ctx *c, const uint8_t *e)
     if (size < 8 && (v >> (8 * size)) != 0)
         return ap_fail(c, what, "address 0x%" PRIx64 " does not fit the %u-byte pointer at offset %" PRIu32 " of '%s'",
                        v, size, offset, dname);
-    ap_put_le(dest->data + offset, v, size);
+    le_put(dest->data + offset, v, size);
     return 0;
 }
 
@@ -209,7 +188,7 @@ static int ap_add_checksum(struct ap_ctx *c, const uint8_t *e)
     char name[AP_FILESZ];
     if (!ap_name(e + 4, name))
         return ap_fail(c, what, "the file name is not NUL-terminated");
-    uint32_t offset = ap_le32(e + 60), start = ap_le32(e + 64), length = ap_le32(e + 68);
+    uint32_t offset = le_rd32(e + 60), start = le_rd32(e + 64), length = le_rd32(e + 68);
     struct ap_file *f = ap_find(c, name);
     if (!f)
         return ap_fail(c, what, "'%s' was not allocated", name);
@@ -230,7 +209,7 @@ static int ap_check_rsdp(const struct ap_file *r)
     if (r->len < AP_RSDP_V1_LEN || memcmp(r->data, "RSD PTR ", 8) != 0 || ap_sum(r->data, AP_RSDP_V1_LEN) != 0)
         return modvm_err_set(-EINVAL, "ACPI tables: %s does not hold a valid RSDP after linking", AP_RSDP_FILE);
     if (r->data[15] >= 2) {
-        uint32_t len = ap_le32(r->data + 20);
+        uint32_t len = le_rd32(r->data + 20);
         if (len < AP_RSDP_V2_LEN || len > r->len || ap_sum(r->data, len) != 0)
             return modvm_err_set(-EINVAL, "ACPI tables: the extended RSDP in %s is invalid after linking",
                                  AP_RSDP_FILE);
@@ -251,7 +230,7 @@ static int ap_run(struct ap_ctx *c, const uint8_t *script, size_t len)
         const uint8_t *e = script + off;
         int rc = 0;
         c->cmd = (unsigned)(off / AP_ENTRY_SIZE);
-        switch (ap_le32(e)) {
+        switch (le_rd32(e)) {
         case AP_CMD_ALLOCATE:
             rc = ap_allocate(c, e);
             break;

@@ -34,7 +34,7 @@ int bootmem_write_gdt(struct pgm *pgm, int long_mode, struct boot_state *bs)
     if (!p)
         return modvm_err_set(-ENOMEM, "the guest has too little RAM for the boot GDT");
     for (size_t i = 0; i < 4; i++)
-        bm_wr64(p + 8 * i, gdt[i]);
+        le_wr64(p + 8 * i, gdt[i]);
     bs->gdt_base = LOADER_GDT_ADDR;
     bs->gdt_limit = sizeof(gdt) - 1;
     return 0;
@@ -49,11 +49,11 @@ int bootmem_write_page_tables(struct pgm *pgm, struct boot_state *bs)
         return modvm_err_set(-ENOMEM, "the guest has too little RAM for the boot page tables");
     memset(pt, 0, LOADER_PAGE_TABLE_END - LOADER_PAGE_TABLE_ADDR);
     const uint64_t pml4 = LOADER_PAGE_TABLE_ADDR, pdpt = pml4 + 0x1000, pd = pdpt + 0x1000;
-    bm_wr64(pt, pdpt | PTE_P | PTE_RW);
+    le_wr64(pt, pdpt | PTE_P | PTE_RW);
     for (uint64_t i = 0; i < 4; i++)
-        bm_wr64(pt + (pdpt - pml4) + 8 * i, (pd + 0x1000 * i) | PTE_P | PTE_RW);
+        le_wr64(pt + (pdpt - pml4) + 8 * i, (pd + 0x1000 * i) | PTE_P | PTE_RW);
     for (uint64_t i = 0; i < 4 * 512; i++)
-        bm_wr64(pt + (pd - pml4) + 8 * i, (i << 21) | PTE_P | PTE_RW | PTE_PS);
+        le_wr64(pt + (pd - pml4) + 8 * i, (i << 21) | PTE_P | PTE_RW | PTE_PS);
     bs->cr3 = pml4;
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../le.h"
 #include "loader.h"
 
 struct pgm;
@@ -31,34 +32,5 @@ int bootmem_write_cmdline(struct pgm *pgm, const char *kernel_name, const char *
  * end at or below `limit` (exclusive; the caller passes min(initrd_addr_max + 1, RAM end)). */
 int bootmem_place_initrd(struct pgm *pgm, const struct loader_image *initrd, uint64_t kernel_end,
                          uint64_t limit, const char *limit_what, uint64_t *addr);
-
-/** Little-endian accessors for images and guest structures. */
-static inline uint16_t bm_rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline uint32_t bm_rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t bm_rd64(const uint8_t *p)
-{
-    return (uint64_t)bm_rd32(p) | (uint64_t)bm_rd32(p + 4) << 32;
-}
-static inline void bm_wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void bm_wr32(uint8_t *p, uint32_t v)
-{
-    bm_wr16(p, (uint16_t)v);
-    bm_wr16(p + 2, (uint16_t)(v >> 16));
-}
-static inline void bm_wr64(uint8_t *p, uint64_t v)
-{
-    bm_wr32(p, (uint32_t)v);
-    bm_wr32(p + 4, (uint32_t)(v >> 32));
-}
 
 #endif

@@ -77,8 +77,8 @@ struct bz_header {
 /* The Linux boot header's two signatures: boot_flag and "HdrS". */
 int loader_is_bzimage(const uint8_t *img, size_t len)
 {
-    return len >= HDR_MAGIC + 4 && bm_rd16(img + HDR_BOOT_FLAG) == 0xaa55 &&
-           bm_rd32(img + HDR_MAGIC) == BOOT_MAGIC;
+    return len >= HDR_MAGIC + 4 && le_rd16(img + HDR_BOOT_FLAG) == 0xaa55 &&
+           le_rd32(img + HDR_MAGIC) == BOOT_MAGIC;
 }
 
 /* Parses and validates the setup header; one clear line on failure. */
@@ -90,7 +90,7 @@ static int bz_parse(const struct loader_image *k, struct bz_header *h)
     memset(h, 0, sizeof(*h));
     if (k->len < HDR_VERSION + 2)
         return modvm_err_set(-ENOEXEC, "kernel '%s': its Linux boot header is truncated", k->name);
-    h->version = bm_rd16(img + HDR_VERSION);
+    h->version = le_rd16(img + HDR_VERSION);
     if (h->version < 0x206)
         return modvm_err_set(-ENOTSUP, "kernel '%s': Linux boot protocol %u.%02u is too old (modvm needs 2.06 "
                                        "or newer, Linux 2.6.22 and later)", k->name, h->version >> 8,
@@ -105,21 +105,21 @@ static int bz_parse(const struct loader_image *k, struct bz_header *h)
                              k->name);
     unsigned setup_sects = img[HDR_SETUP_SECTS] ? img[HDR_SETUP_SECTS] : 4;
     h->pm_offset = (size_t)(setup_sects + 1) * 512;
-    uint64_t syssize = (uint64_t)bm_rd32(img + HDR_SYSSIZE) * 16;
+    uint64_t syssize = (uint64_t)le_rd32(img + HDR_SYSSIZE) * 16;
     if (h->pm_offset >= k->len || syssize > k->len - h->pm_offset)
         return modvm_err_set(-ENOEXEC, "kernel '%s' is truncated: its header promises %u setup sectors and "
                                        "%llu bytes of kernel, the file has %zu bytes", k->name, setup_sects,
                              (unsigned long long)syssize, k->len);
     h->pm_size = k->len - h->pm_offset;
-    h->initrd_addr_max = bm_rd32(img + HDR_INITRD_ADDR_MAX);
-    h->kernel_alignment = bm_rd32(img + HDR_KERNEL_ALIGNMENT);
+    h->initrd_addr_max = le_rd32(img + HDR_INITRD_ADDR_MAX);
+    h->kernel_alignment = le_rd32(img + HDR_KERNEL_ALIGNMENT);
     h->relocatable = img[HDR_RELOCATABLE] != 0;
-    h->cmdline_size = bm_rd32(img + HDR_CMDLINE_SIZE);
+    h->cmdline_size = le_rd32(img + HDR_CMDLINE_SIZE);
     if (h->version >= 0x20a) {
-        h->pref_address = bm_rd64(img + HDR_PREF_ADDRESS);
-        h->init_size = bm_rd32(img + HDR_INIT_SIZE);
+        h->pref_address = le_rd64(img + HDR_PREF_ADDRESS);
+        h->init_size = le_rd32(img + HDR_INIT_SIZE);
     }
-    h->kernel64 = h->version >= 0x20c && (bm_rd16(img + HDR_XLOADFLAGS) & XLF_KERNEL_64);
+    h->kernel64 = h->version >= 0x20c && (le_rd16(img + HDR_XLOADFLAGS) & XLF_KERNEL_64);
     return 0;
 }
 
@@ -157,16 +157,16 @@ static int bz_zero_page(struct pgm *pgm, const struct loader_image *k, const str
     memset(bp, 0, BP_SIZE);
     memcpy(bp + HDR_START, k->data + HDR_START, (h->hdr_end < HDR_END_MAX ? h->hdr_end : HDR_END_MAX) - HDR_START);
     bp[HDR_TYPE_OF_LOADER] = LOADER_TYPE_UNDEFINED;
-    bm_wr16(bp + HDR_VID_MODE, 0xffff); /* "normal": no VGA, the console is the serial port */
-    bm_wr32(bp + HDR_CODE32_START, (uint32_t)load);
-    bm_wr32(bp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_addr);
-    bm_wr32(bp + HDR_RAMDISK_SIZE, (uint32_t)initrd_len);
-    bm_wr32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
-    bm_wr32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(initrd_len >> 32));
-    bm_wr32(bp + HDR_CMD_LINE_PTR, LOADER_CMDLINE_ADDR);
-    bm_wr32(bp + BP_EXT_CMD_LINE_PTR, 0);
+    le_wr16(bp + HDR_VID_MODE, 0xffff); /* "normal": no VGA, the console is the serial port */
+    le_wr32(bp + HDR_CODE32_START, (uint32_t)load);
+    le_wr32(bp + HDR_RAMDISK_IMAGE, (uint32_t)initrd_addr);
+    le_wr32(bp + HDR_RAMDISK_SIZE, (uint32_t)initrd_len);
+    le_wr32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
+    le_wr32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(initrd_len >> 32));
+    le_wr32(bp + HDR_CMD_LINE_PTR, LOADER_CMDLINE_ADDR);
+    le_wr32(bp + BP_EXT_CMD_LINE_PTR, 0);
     if (h->hdr_end >= HDR_SETUP_DATA + 8)
-        bm_wr64(bp + HDR_SETUP_DATA, 0); /* no setup_data chain */
+        le_wr64(bp + HDR_SETUP_DATA, 0); /* no setup_data chain */
     struct e820_entry map[BP_E820_MAX];
     size_t n = 0;
     if (e820_build(pgm, map, BP_E820_MAX, &n) < 0)
@@ -174,15 +174,15 @@ static int bz_zero_page(struct pgm *pgm, const struct loader_image *k, const str
                              BP_E820_MAX);
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = bp + BP_E820_TABLE + 20 * i;
-        bm_wr64(e, map[i].addr);
-        bm_wr64(e + 8, map[i].size);
-        bm_wr32(e + 16, map[i].type);
+        le_wr64(e, map[i].addr);
+        le_wr64(e + 8, map[i].size);
+        le_wr32(e + 16, map[i].type);
     }
     bp[BP_E820_ENTRIES] = (uint8_t)n;
     uint64_t a0, a1, rsdp;
     pgm_get_acpi_area(pgm, &a0, &a1, &rsdp);
     if (h->version >= 0x20e) /* older kernels find the RSDP by the legacy scan of 0xE0000-0xFFFFF */
-        bm_wr64(bp + BP_ACPI_RSDP_ADDR, rsdp);
+        le_wr64(bp + BP_ACPI_RSDP_ADDR, rsdp);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../err.h"
+#include "../le.h"
 #include "../pgm.h"
 #include "loader.h"
 
@@ -36,22 +37,12 @@ struct mb_header {
     uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
 };
 
-/* Little-endian reads from the image. */
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
 /* Finds the header in the first 8 KiB (4-byte aligned, checksum valid); returns its offset or -1. */
 static long mb_find_header(const uint8_t *img, size_t len)
 {
     size_t limit = len < MB_SEARCH ? len : MB_SEARCH;
     for (size_t off = 0; off + 12 <= limit; off += 4) {
-        uint32_t magic = rd32(img + off), flags = rd32(img + off + 4), sum = rd32(img + off + 8);
+        uint32_t magic = le_rd32(img + off), flags = le_rd32(img + off + 4), sum = le_rd32(img + off + 8);
         if (magic == MB_MAGIC && (uint32_t)(magic + flags + sum) == 0)
             return (long)off;
     }
@@ -93,20 +84,20 @@ static int mb_load_elf(struct pgm *pgm, const char *name, const uint8_t *img, si
     if (len < 52 || memcmp(img, "\x7f" "ELF", 4) != 0)
         return modvm_err_set(-ENOEXEC, "kernel '%s' has a multiboot header but is neither ELF nor uses the "
                                        "header's load addresses (flag bit 16)", name);
-    if (img[4] != 1 || img[5] != 1 || rd16(img + 18) != 3)
+    if (img[4] != 1 || img[5] != 1 || le_rd16(img + 18) != 3)
         return modvm_err_set(-ENOEXEC, "kernel '%s': multiboot ELF images must be 32-bit little-endian "
                                        "i386 (a 64-bit kernel needs the Linux boot protocol)", name);
-    uint32_t phoff = rd32(img + 28), e_entry = rd32(img + 24);
-    uint16_t phentsize = rd16(img + 42), phnum = rd16(img + 44);
+    uint32_t phoff = le_rd32(img + 28), e_entry = le_rd32(img + 24);
+    uint16_t phentsize = le_rd16(img + 42), phnum = le_rd16(img + 44);
     if (phentsize < 32 || phnum == 0 || phoff > len || (uint64_t)phnum * phentsize > len - phoff)
         return modvm_err_set(-ENOEXEC, "kernel '%s': its ELF program headers lie outside the file", name);
     *entry = e_entry;
     for (unsigned i = 0; i < phnum; i++) {
         const uint8_t *ph = img + phoff + (size_t)i * phentsize;
-        if (rd32(ph) != 1 /* PT_LOAD */)
+        if (le_rd32(ph) != 1 /* PT_LOAD */)
             continue;
-        uint32_t off = rd32(ph + 4), vaddr = rd32(ph + 8), paddr = rd32(ph + 12);
-        uint32_t filesz = rd32(ph + 16), memsz = rd32(ph + 20);
+        uint32_t off = le_rd32(ph + 4), vaddr = le_rd32(ph + 8), paddr = le_rd32(ph + 12);
+        uint32_t filesz = le_rd32(ph + 16), memsz = le_rd32(ph + 20);
         if (off > len || filesz > len - off)
             return modvm_err_set(-ENOEXEC, "kernel '%s': ELF segment %u lies outside the file", name, i);
         int rc = mb_place(pgm, name, paddr, img + off, filesz, memsz, kend);
@@ -244,7 +235,7 @@ int loader_multiboot_initrd(struct pgm *pgm, const char *name, const uint8_t *im
     struct mb_header h = {0};
     size_t avail = len - (size_t)hoff < sizeof(h) ? len - (size_t)hoff : sizeof(h);
     for (size_t i = 0; i + 4 <= avail; i += 4)
-        ((uint32_t *)&h)[i / 4] = rd32(img + hoff + i);
+        ((uint32_t *)&h)[i / 4] = le_rd32(img + hoff + i);
     if (h.flags & MB_UNSUPPORTED_REQUIRED)
         return modvm_err_set(-ENOTSUP, "kernel '%s' requires multiboot features modvm does not provide "
                                        "(flags 0x%x)", name, h.flags & MB_UNSUPPORTED_REQUIRED);

@@ -56,25 +56,25 @@ static int pvh_elf_header(const struct loader_image *k, struct pvh_elf *e)
     if (!loader_is_elf(img, k->len) || k->len < 52)
         return modvm_err_set(-ENOEXEC, "kernel '%s' is not an ELF file", k->name);
     e->is64 = img[4] == 2;
-    unsigned machine = bm_rd16(img + 18);
+    unsigned machine = le_rd16(img + 18);
     if ((img[4] != 1 && img[4] != 2) || img[5] != 1 || (machine != EM_386 && machine != EM_X86_64))
         return modvm_err_set(-ENOEXEC, "kernel '%s' is an ELF file, but not a little-endian x86 one", k->name);
     if (e->is64) {
         if (k->len < 64)
             return modvm_err_set(-ENOEXEC, "kernel '%s': its ELF header is truncated", k->name);
-        e->phoff = bm_rd64(img + 0x20);
-        e->shoff = bm_rd64(img + 0x28);
-        e->phentsize = bm_rd16(img + 0x36);
-        e->phnum = bm_rd16(img + 0x38);
-        e->shentsize = bm_rd16(img + 0x3a);
-        e->shnum = bm_rd16(img + 0x3c);
+        e->phoff = le_rd64(img + 0x20);
+        e->shoff = le_rd64(img + 0x28);
+        e->phentsize = le_rd16(img + 0x36);
+        e->phnum = le_rd16(img + 0x38);
+        e->shentsize = le_rd16(img + 0x3a);
+        e->shnum = le_rd16(img + 0x3c);
     } else {
-        e->phoff = bm_rd32(img + 28);
-        e->shoff = bm_rd32(img + 32);
-        e->phentsize = bm_rd16(img + 42);
-        e->phnum = bm_rd16(img + 44);
-        e->shentsize = bm_rd16(img + 46);
-        e->shnum = bm_rd16(img + 48);
+        e->phoff = le_rd32(img + 28);
+        e->shoff = le_rd32(img + 32);
+        e->phentsize = le_rd16(img + 42);
+        e->phnum = le_rd16(img + 44);
+        e->shentsize = le_rd16(img + 46);
+        e->shnum = le_rd16(img + 48);
     }
     unsigned min_ph = e->is64 ? 56 : 32, min_sh = e->is64 ? 64 : 40;
     if (e->phnum && (e->phentsize < min_ph || e->phoff > k->len ||
@@ -91,10 +91,10 @@ static struct pvh_seg pvh_phdr(const struct loader_image *k, const struct pvh_el
 {
     const uint8_t *p = k->data + e->phoff + (size_t)i * e->phentsize;
     if (e->is64)
-        return (struct pvh_seg){.type = bm_rd32(p), .offset = bm_rd64(p + 8), .paddr = bm_rd64(p + 0x18),
-                                .filesz = bm_rd64(p + 0x20), .memsz = bm_rd64(p + 0x28)};
-    return (struct pvh_seg){.type = bm_rd32(p), .offset = bm_rd32(p + 4), .paddr = bm_rd32(p + 12),
-                            .filesz = bm_rd32(p + 16), .memsz = bm_rd32(p + 20)};
+        return (struct pvh_seg){.type = le_rd32(p), .offset = le_rd64(p + 8), .paddr = le_rd64(p + 0x18),
+                                .filesz = le_rd64(p + 0x20), .memsz = le_rd64(p + 0x28)};
+    return (struct pvh_seg){.type = le_rd32(p), .offset = le_rd32(p + 4), .paddr = le_rd32(p + 12),
+                            .filesz = le_rd32(p + 16), .memsz = le_rd32(p + 20)};
 }
 
 /* Section header i as a segment (type, offset, size in filesz). */
@@ -102,8 +102,8 @@ static struct pvh_seg pvh_shdr(const struct loader_image *k, const struct pvh_el
 {
     const uint8_t *p = k->data + e->shoff + (size_t)i * e->shentsize;
     if (e->is64)
-        return (struct pvh_seg){.type = bm_rd32(p + 4), .offset = bm_rd64(p + 0x18), .filesz = bm_rd64(p + 0x20)};
-    return (struct pvh_seg){.type = bm_rd32(p + 4), .offset = bm_rd32(p + 16), .filesz = bm_rd32(p + 20)};
+        return (struct pvh_seg){.type = le_rd32(p + 4), .offset = le_rd64(p + 0x18), .filesz = le_rd64(p + 0x20)};
+    return (struct pvh_seg){.type = le_rd32(p + 4), .offset = le_rd32(p + 16), .filesz = le_rd32(p + 20)};
 }
 
 /* Walks the notes in [off, off+size) of the file for Xen's PHYS32_ENTRY. Returns 1 and sets *entry
@@ -114,14 +114,14 @@ static int pvh_scan_notes(const struct loader_image *k, uint64_t off, uint64_t s
         return 0; /* a note area outside the file holds nothing we can read */
     const uint8_t *p = k->data + off, *end = p + size;
     while ((size_t)(end - p) >= 12) {
-        uint32_t namesz = bm_rd32(p), descsz = bm_rd32(p + 4), type = bm_rd32(p + 8);
+        uint32_t namesz = le_rd32(p), descsz = le_rd32(p + 4), type = le_rd32(p + 8);
         uint64_t name_pad = ((uint64_t)namesz + 3) & ~3ull, desc_pad = ((uint64_t)descsz + 3) & ~3ull;
         const uint8_t *name = p + 12;
         if (name_pad > (uint64_t)(end - name) || desc_pad > (uint64_t)(end - name) - name_pad)
             return 0; /* a truncated note ends the walk */
         const uint8_t *desc = name + name_pad;
         if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 && memcmp(name, "Xen", 4) == 0) {
-            uint64_t v = descsz == 4 ? bm_rd32(desc) : descsz == 8 ? bm_rd64(desc) : UINT64_MAX;
+            uint64_t v = descsz == 4 ? le_rd32(desc) : descsz == 8 ? le_rd64(desc) : UINT64_MAX;
             if (v > UINT32_MAX)
                 return modvm_err_set(-ENOEXEC, "kernel '%s': its PVH entry note is malformed (%u-byte "
                                                "descriptor, or an entry above 4 GiB)", k->name, descsz);
@@ -209,25 +209,25 @@ static int pvh_start_info(struct pgm *pgm, uint64_t initrd_addr, uint64_t initrd
                              E820_MAX_ENTRIES);
     uint8_t *mm = si + (SI_MEMMAP_ADDR - LOADER_BOOT_INFO_ADDR);
     for (size_t i = 0; i < n; i++) {
-        bm_wr64(mm + 24 * i, map[i].addr);
-        bm_wr64(mm + 24 * i + 8, map[i].size);
-        bm_wr32(mm + 24 * i + 16, map[i].type);
+        le_wr64(mm + 24 * i, map[i].addr);
+        le_wr64(mm + 24 * i + 8, map[i].size);
+        le_wr32(mm + 24 * i + 16, map[i].type);
     }
-    bm_wr32(si + 0, SI_MAGIC);
-    bm_wr32(si + 4, 1); /* version */
+    le_wr32(si + 0, SI_MAGIC);
+    le_wr32(si + 4, 1); /* version */
     if (initrd_len) {
         uint8_t *mod = si + (SI_MODLIST_ADDR - LOADER_BOOT_INFO_ADDR);
-        bm_wr64(mod, initrd_addr);
-        bm_wr64(mod + 8, initrd_len);
-        bm_wr32(si + 12, 1); /* nr_modules */
-        bm_wr64(si + 16, SI_MODLIST_ADDR);
+        le_wr64(mod, initrd_addr);
+        le_wr64(mod + 8, initrd_len);
+        le_wr32(si + 12, 1); /* nr_modules */
+        le_wr64(si + 16, SI_MODLIST_ADDR);
     }
-    bm_wr64(si + 24, LOADER_CMDLINE_ADDR);
+    le_wr64(si + 24, LOADER_CMDLINE_ADDR);
     uint64_t a0, a1, rsdp;
     pgm_get_acpi_area(pgm, &a0, &a1, &rsdp);
-    bm_wr64(si + 32, rsdp); /* rsdp_paddr: 0 when the VM has no ACPI device */
-    bm_wr64(si + 40, SI_MEMMAP_ADDR);
-    bm_wr32(si + 48, (uint32_t)n);
+    le_wr64(si + 32, rsdp); /* rsdp_paddr: 0 when the VM has no ACPI device */
+    le_wr64(si + 40, SI_MEMMAP_ADDR);
+    le_wr32(si + 48, (uint32_t)n);
     return 0;
 }
 
