@@ -11,17 +11,19 @@ CASE is one of:
   vs-qemu  the same boot sector under QEMU (-M pc, its own tables) prints the same lines and powers
            off the same way: the boot sector checks what an OS relies on, not our layout
 
-Environment (set by tests/acpi/meson.build): MODVM, ACPI_BOOT (the 2048-byte image), QEMU (optional).
+Environment (set by tests/acpi/meson.build): MODVM, ACPI_BOOT (the 2048-byte image), QEMU (optional),
+FETCH_SEABIOS and FIRMWARE_DIR (this test uses tests/firmware/firmware_test.py's helpers).
 Exit status: 0 pass, 1 fail, 77 skip (no /dev/kvm, no SeaBIOS, no QEMU for vs-qemu).
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
-SKIP = 77
+sys.path.insert(0, os.environ.get("FIRMWARE_DIR") or os.path.join(os.path.dirname(__file__), "..", "firmware"))
+from firmware_test import com1_lines, fail, need_kvm, seabios_image, skip  # noqa: E402
+
 TIMEOUT = 60
 LINES = [
     "acpi-boot: looking for the RSDP",
@@ -29,41 +31,11 @@ LINES = [
     "acpi-boot: the PM timer runs",
     "acpi-boot: entering S5 through PM1a_CNT",
 ]
-ANSI = re.compile(rb"\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])")
-SEABIOS = ["/usr/share/seabios/bios-256k.bin", "/usr/share/seabios/bios.bin"]
-
-
-def skip(why):
-    print("skipped: " + why)
-    sys.exit(SKIP)
-
-
-def fail(why, *outputs):
-    print("FAIL: " + why)
-    for name, text in outputs:
-        print("---- %s ----" % name)
-        print(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
-    sys.exit(1)
-
-
-def need_kvm():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        skip("/dev/kvm not available: %s" % e.strerror)
-
-
-def seabios():
-    for path in SEABIOS:
-        if os.access(path, os.R_OK):
-            return path
-    skip("no SeaBIOS image (install Debian's seabios package)")
 
 
 def boot_lines(raw):
-    """The boot sector's lines on COM1 (terminal escapes and carriage returns removed)."""
-    text = ANSI.sub(b"", raw).replace(b"\r", b"\n").decode("utf-8", "replace")
-    return [l.rstrip() for l in text.split("\n") if l.startswith("acpi-boot:")]
+    """The boot sector's lines on COM1."""
+    return [line for line in com1_lines(raw) if line.startswith("acpi-boot:")]
 
 
 def make_disk(tmp):
@@ -97,7 +69,7 @@ def check(what, status, out, err):
 
 def case_modvm():
     need_kvm()
-    fw = seabios()
+    fw = seabios_image()
     with tempfile.TemporaryDirectory() as tmp:
         disk = make_disk(tmp)
         status, out, err = run([os.environ["MODVM"], "run", "--firmware", fw, "--disk", disk + ",format=raw",
@@ -110,7 +82,7 @@ def case_modvm():
 
 def case_vs_qemu():
     need_kvm()
-    fw = seabios()
+    fw = seabios_image()
     qemu = os.environ.get("QEMU") or "qemu-system-x86_64"
     if not shutil.which(qemu):
         skip("%s is not installed" % qemu)
