@@ -1,13 +1,17 @@
-/* tests/unit/test-pci.c — the core's PCI bus (pdm/pci.c) driven without a VM: the helper table of
+/* tests/unit/test-pci.c — the core's PCI bus (pdm/pci-*.c) driven without a VM: the helper table of
  * <modvm/pci.h> against fake devices whose port/MMIO ranges live in a small table here, with the
  * VM's interrupt lines and MSIs recorded. Covers the header registers (identity, command and status
- * masks, BAR sizing, expansion ROM), BAR mapping on every BAR/decode change (moves, RAM and range
- * overlaps), capability chaining and config_init ownership, device config callbacks and the lock
- * taken for a config cycle, MSI-X (masking, pending bits, delivery on unmask, bus master, address
- * window, INTx suppression), INTx (router, OR of functions sharing a GSI, INTx-disable, re-routing),
- * reset, destruction, and config cycles with random offsets/sizes/values.
+ * masks, BAR sizing), BAR mapping on every BAR/decode change (moves, RAM and range overlaps),
+ * capability chaining and config_init ownership, device config callbacks and the lock taken for a
+ * config cycle, MSI-X (masking, pending bits, delivery on unmask, bus master, address window, INTx
+ * suppression), plain MSI (capability layout and write masks, multiple messages, per-vector masking
+ * and pending bits, bus master, INTx suppression, MSI-X overriding it, reset), the expansion ROM
+ * (sizing, mapping only with its enable bit and memory decode, contents, hostile addresses and
+ * accesses), INTx (router, OR of functions sharing a GSI, INTx-disable, re-routing), reset,
+ * destruction, and config cycles with random offsets/sizes/values.
  *
- * Spec: PCI Local Bus 3.0 ch. 6 and §6.8.2 (MSI-X), as pdm/pci.c. */
+ * Spec: PCI Local Bus 3.0 ch. 6, §6.2.5.2 (expansion ROM), §6.8.1 (MSI), §6.8.2 (MSI-X), as
+ * pdm/pci-bus.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -545,6 +549,142 @@ static void bar_mapping(void **state)
     free_dev(d);
 }
 
+/* ---- expansion ROM ------------------------------------------------------------------------------ */
+
+#define ROM_GPA 0xfebc0000u
+#define ROM_LEN 3000u /* padded to 4 KiB */
+
+static uint8_t rom_image[ROM_LEN];
+
+/* Fills the test image with a pattern. */
+static void rom_fill(void)
+{
+    for (unsigned i = 0; i < ROM_LEN; i++)
+        rom_image[i] = (uint8_t)(i * 7u + 1u);
+}
+
+/* The `size` bytes at `off` of the padded image, little-endian. */
+static uint64_t rom_expect(unsigned off, unsigned size)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)(off + i < ROM_LEN ? rom_image[off + i] : 0u) << (8 * i);
+    return v;
+}
+
+static void rom_sizing(void **state)
+{
+    (void)state;
+    rom_fill();
+    struct pdm_dev *d = new_dev("dev"), *other = new_dev("other");
+    struct modvm_pci_func id = ident(0x10, 0);
+    modvm_pci_handle h;
+    assert_int_equal(pci->func_register(&d->pub, &id, NULL, &h), 0);
+    /* refusals: no image, empty, over 16 MiB, another device's handle */
+    assert_int_equal(pci->rom_register(&d->pub, h, NULL, 100), -EINVAL);
+    assert_int_equal(pci->rom_register(&d->pub, h, rom_image, 0), -EINVAL);
+    assert_int_equal(pci->rom_register(&d->pub, h, rom_image, (16u << 20) + 1u), -EINVAL);
+    assert_int_equal(pci->rom_register(&other->pub, h, rom_image, ROM_LEN), -EINVAL);
+    free_dev(other);
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(0x10, MODVM_PCI_ROM_ADDRESS, 4), 0); /* no ROM: reads 0 */
+    assert_int_equal(pci->rom_register(&d->pub, h, rom_image, ROM_LEN), 0);
+    assert_int_equal(pci->rom_register(&d->pub, h, rom_image, ROM_LEN), -EINVAL); /* once */
+    assert_int_equal(cfg_read(0x10, MODVM_PCI_ROM_ADDRESS, 4), 0);
+    /* sizing: address bits 31:12 for 4 KiB, and the enable bit; bits 10:1 read 0 */
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(0x10, MODVM_PCI_ROM_ADDRESS, 4), 0xfffff001u);
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0xfffff800u, 4); /* Linux keeps the enable bit as it was */
+    assert_int_equal(cfg_read(0x10, MODVM_PCI_ROM_ADDRESS, 4), 0xfffff000u);
+    /* sizing with decode and enable on maps nothing and is no guest error */
+    cfg_write(0x10, 4, MODVM_PCI_COMMAND_MEMORY, 2);
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0xffffffffu, 4);
+    assert_null(find_mapped(true, 0xfffff000u));
+    assert_int_equal(guest_errors, 0);
+    /* the smallest ROM is 2 KiB, the largest image 16 MiB */
+    struct modvm_pci_func id2 = ident(0x18, 0);
+    modvm_pci_handle h2;
+    assert_int_equal(pci->func_register(&d->pub, &id2, NULL, &h2), 0);
+    assert_int_equal(pci->rom_register(&d->pub, h2, rom_image, 1), 0);
+    cfg_write(0x18, MODVM_PCI_ROM_ADDRESS, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(0x18, MODVM_PCI_ROM_ADDRESS, 4), 0xfffff801u);
+    struct modvm_pci_func id3 = ident(0x20, 0);
+    modvm_pci_handle h3;
+    assert_int_equal(pci->func_register(&d->pub, &id3, NULL, &h3), 0);
+    uint8_t *big = calloc(1, 16u << 20);
+    assert_non_null(big);
+    assert_int_equal(pci->rom_register(&d->pub, h3, big, 16u << 20), 0);
+    free(big);
+    cfg_write(0x20, MODVM_PCI_ROM_ADDRESS, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(0x20, MODVM_PCI_ROM_ADDRESS, 4), 0xff000001u);
+    free_dev(d);
+}
+
+static void rom_mapping(void **state)
+{
+    (void)state;
+    rom_fill();
+    struct pdm_dev *d = new_dev("dev");
+    struct modvm_pci_func id = ident(0x10, 0);
+    modvm_pci_handle h;
+    assert_int_equal(pci->func_register(&d->pub, &id, NULL, &h), 0);
+    assert_int_equal(pci->bar_register(&d->pub, h, 0, MODVM_PCI_BAR_MEM32, 4096, NULL, &dev_mmio_ops, NULL), 0);
+    assert_int_equal(pci->rom_register(&d->pub, h, rom_image, ROM_LEN), 0);
+    /* an address without the enable bit, or the enable bit without memory decode: unmapped */
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, ROM_GPA, 4);
+    cfg_write(0x10, 4, MODVM_PCI_COMMAND_MEMORY, 2);
+    assert_null(find_mapped(true, ROM_GPA));
+    cfg_write(0x10, 4, 0, 2);
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, ROM_GPA | 1u, 4);
+    assert_null(find_mapped(true, ROM_GPA));
+    cfg_write(0x10, 4, MODVM_PCI_COMMAND_MEMORY, 2);
+    assert_non_null(find_mapped(true, ROM_GPA));
+    /* the image, then zero padding, at every width */
+    assert_int_equal(mmio_read(ROM_GPA, 4), rom_expect(0, 4));
+    assert_int_equal(mmio_read(ROM_GPA + 8, 8), rom_expect(8, 8));
+    assert_int_equal(mmio_read(ROM_GPA + 1001, 2), rom_expect(1001, 2));
+    assert_int_equal(mmio_read(ROM_GPA + ROM_LEN - 1, 1), rom_image[ROM_LEN - 1]);
+    assert_int_equal(mmio_read(ROM_GPA + ROM_LEN - 2, 4), rom_expect(ROM_LEN - 2, 4));
+    assert_int_equal(mmio_read(ROM_GPA + 4088, 8), 0);
+    /* read-only */
+    mmio_write(ROM_GPA, 0x12345678u, 4);
+    assert_int_equal(mmio_read(ROM_GPA, 4), rom_expect(0, 4));
+    /* wrong-size and out-of-range accesses straight to the range's ops: all ones, guest errors */
+    struct region *r = find_mapped(true, ROM_GPA);
+    assert_int_equal(r->mmio_ops.read(r->dev, r->user, 0, 3), ~0ull);
+    assert_int_equal(r->mmio_ops.read(r->dev, r->user, 4094, 4), ~0ull);
+    assert_int_equal(r->mmio_ops.read(r->dev, r->user, 4096, 1), ~0ull);
+    assert_int_equal(r->mmio_ops.read(r->dev, r->user, ~0ull - 1, 4), ~0ull);
+    assert_int_equal(guest_errors, 4);
+    /* memory decode or the enable bit off: unmapped; back on: mapped */
+    cfg_write(0x10, 4, 0, 2);
+    assert_null(find_mapped(true, ROM_GPA));
+    cfg_write(0x10, 4, MODVM_PCI_COMMAND_MEMORY, 2);
+    assert_non_null(find_mapped(true, ROM_GPA));
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0x00, 1);
+    assert_null(find_mapped(true, ROM_GPA));
+    /* over RAM, or over BAR0: left unmapped, guest errors */
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0x00100001u, 4);
+    assert_null(find_mapped(true, 0x00100000u));
+    assert_int_equal(guest_errors, 5);
+    cfg_write(0x10, MODVM_PCI_BAR0, 0xe0000000u, 4);
+    assert_non_null(find_mapped(true, 0xe0000000u));
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0xe0000001u, 4);
+    assert_int_equal(guest_errors, 6);
+    assert_int_equal(mmio_read(0xe0000000u, 1), 0x40); /* still BAR0's */
+    /* at 0, or reaching 4 GiB: unassigned, no guest error */
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0x1u, 4);
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, 0xfffff001u, 4);
+    assert_int_equal(guest_errors, 6);
+    cfg_write(0x10, MODVM_PCI_ROM_ADDRESS, ROM_GPA | 1u, 4);
+    assert_non_null(find_mapped(true, ROM_GPA));
+    /* reset: unassigned and unmapped */
+    pdm_pci_dev_reset(d);
+    assert_int_equal(cfg_read(0x10, MODVM_PCI_ROM_ADDRESS, 4), 0);
+    assert_null(find_mapped(true, ROM_GPA));
+    free_dev(d);
+}
+
 /* ---- capabilities, config_init, device callbacks -------------------------------------------------- */
 
 static unsigned cb_writes, cb_reads;
@@ -766,6 +906,277 @@ static void msix_masking_and_pending(void **state)
     free_dev(d);
 }
 
+/* ---- plain MSI ---------------------------------------------------------------------------------- */
+
+#define MSI_DEVFN 0x10u
+
+/* Reads / writes the MSI capability at `cap` of the test function. */
+static uint32_t msi_rd(uint8_t cap, uint32_t off, unsigned size)
+{
+    return cfg_read(MSI_DEVFN, cap + off, size);
+}
+static void msi_wr(uint8_t cap, uint32_t off, uint32_t value, unsigned size)
+{
+    cfg_write(MSI_DEVFN, cap + off, value, size);
+}
+
+/* The VM received `count` MSIs so far, the last with `addr` and `data`. */
+static void expect_msi(unsigned count, uint64_t addr, uint32_t data)
+{
+    assert_int_equal(msi_count, count);
+    assert_int_equal(msi_addr, addr);
+    assert_int_equal(msi_data, data);
+}
+
+/* Installs the test router, which puts INTA of slot 2 on PIRQB = GSI 10, and drives that INTA high. */
+static void intx_high_on_gsi10(struct pdm_dev *router, struct pdm_dev *d, modvm_pci_handle h)
+{
+    route_pirq = 0x0b0b0a0au;
+    assert_int_equal(pci->intx_router_set(&router->pub, test_route, NULL), 0);
+    assert_int_equal(pci->intx_set(&d->pub, h, 1), 0);
+    assert_int_equal(gsi_level[10], 1);
+}
+
+/* A function (INTA) with an MSI capability of `nvectors` and `flags`, a bus master; its offset in *cap. */
+static modvm_pci_handle msi_func(struct pdm_dev *d, unsigned nvectors, uint32_t flags, uint8_t *cap)
+{
+    struct modvm_pci_func id = ident(MSI_DEVFN, 1);
+    modvm_pci_handle h;
+    assert_int_equal(pci->func_register(&d->pub, &id, NULL, &h), 0);
+    assert_int_equal(pci->msi_init(&d->pub, h, nvectors, flags), 0);
+    *cap = (uint8_t)cfg_read(MSI_DEVFN, 0x34, 1);
+    cfg_write(MSI_DEVFN, 4, MODVM_PCI_COMMAND_MASTER, 2);
+    return h;
+}
+
+static void msi_capability_layout(void **state)
+{
+    (void)state;
+    struct pdm_dev *d = new_dev("dev");
+    struct modvm_pci_func id = ident(MSI_DEVFN, 1);
+    modvm_pci_handle h;
+    assert_int_equal(pci->func_register(&d->pub, &id, NULL, &h), 0);
+    /* refusals */
+    assert_int_equal(pci->msi_init(&d->pub, h, 0, 0), -EINVAL);
+    assert_int_equal(pci->msi_init(&d->pub, h, 3, 0), -EINVAL);
+    assert_int_equal(pci->msi_init(&d->pub, h, 64, 0), -EINVAL);
+    assert_int_equal(pci->msi_init(&d->pub, h, 4, 0x4), -EINVAL);
+    assert_int_equal(cfg_read(MSI_DEVFN, 6, 2) & 0x10, 0); /* nothing was added */
+    /* 4 vectors, 64-bit, per-vector masking: 24 bytes */
+    assert_int_equal(pci->msi_init(&d->pub, h, 4, MODVM_PCI_MSI_64BIT | MODVM_PCI_MSI_MASKABLE), 0);
+    assert_int_equal(pci->msi_init(&d->pub, h, 4, 0), -EINVAL); /* once */
+    uint8_t cap = (uint8_t)cfg_read(MSI_DEVFN, 0x34, 1);
+    assert_int_equal(cap, 0x40);
+    assert_int_equal(cfg_read(MSI_DEVFN, 6, 2) & 0x10, 0x10);
+    /* ID 05h, next 0, control: MMC 2 (bits 3:1), 64-bit (7), maskable (8) */
+    assert_int_equal(msi_rd(cap, 0, 4), 0x01840005u);
+    for (uint32_t off = 4; off < 0x18; off += 4)
+        assert_int_equal(msi_rd(cap, off, 4), 0);
+    /* the capability is the core's */
+    assert_int_equal(pci->config_init(&d->pub, h, cap + 2, 2, 0, 0xffff), -EINVAL);
+    assert_int_equal(pci->config_init(&d->pub, h, cap + 0x10, 4, 0, 0), -EINVAL);
+    /* write masks: enable and MME (held at MMC), address bits 31:2, the upper address, 16 data bits,
+     * one mask bit per vector; pending bits read-only */
+    msi_wr(cap, 0, 0xffffffffu, 4);
+    assert_int_equal(msi_rd(cap, 0, 4), 0x01a50005u);
+    msi_wr(cap, 2, 0x0041, 2); /* MME 4 > MMC 2: held at 2 */
+    assert_int_equal(msi_rd(cap, 2, 2), 0x01a5);
+    msi_wr(cap, 2, 0x0010, 2);
+    assert_int_equal(msi_rd(cap, 2, 2), 0x0194);
+    msi_wr(cap, 4, 0xffffffffu, 4);
+    msi_wr(cap, 8, 0xffffffffu, 4);
+    msi_wr(cap, 0xc, 0xffffffffu, 4);
+    msi_wr(cap, 0x10, 0xffffffffu, 4);
+    msi_wr(cap, 0x14, 0xffffffffu, 4);
+    assert_int_equal(msi_rd(cap, 4, 4), 0xfffffffcu);
+    assert_int_equal(msi_rd(cap, 8, 4), 0xffffffffu);
+    assert_int_equal(msi_rd(cap, 0xc, 4), 0x0000ffffu);
+    assert_int_equal(msi_rd(cap, 0x10, 4), 0xfu);
+    assert_int_equal(msi_rd(cap, 0x14, 4), 0);
+    /* the next capability goes after its 24 bytes */
+    uint8_t next;
+    assert_int_equal(pci->cap_add(&d->pub, h, 0x09, 4, &next), 0);
+    assert_int_equal(next, cap + 0x18);
+    assert_int_equal(msi_rd(cap, 1, 1), next);
+    /* 1 vector, 32-bit, no masking: 12 bytes, data at +8 with 16 reserved bits after it */
+    struct modvm_pci_func id2 = ident(0x18, 0);
+    modvm_pci_handle h2;
+    assert_int_equal(pci->func_register(&d->pub, &id2, NULL, &h2), 0);
+    assert_int_equal(pci->msi_init(&d->pub, h2, 1, 0), 0);
+    uint8_t cap2 = (uint8_t)cfg_read(0x18, 0x34, 1);
+    assert_int_equal(cfg_read(0x18, cap2, 4), 0x00000005u);
+    cfg_write(0x18, cap2, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(0x18, cap2, 4), 0x00010005u); /* MME held at 0 */
+    cfg_write(0x18, cap2 + 8, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(0x18, cap2 + 8, 4), 0x0000ffffu);
+    assert_int_equal(pci->cap_add(&d->pub, h2, 0x09, 4, &next), 0);
+    assert_int_equal(next, cap2 + 0x0c);
+    /* 32 vectors, masking: every mask bit writable */
+    struct modvm_pci_func id3 = ident(0x20, 0);
+    modvm_pci_handle h3;
+    assert_int_equal(pci->func_register(&d->pub, &id3, NULL, &h3), 0);
+    assert_int_equal(pci->msi_init(&d->pub, h3, 32, MODVM_PCI_MSI_MASKABLE), 0);
+    uint8_t cap3 = (uint8_t)cfg_read(0x20, 0x34, 1);
+    assert_int_equal(cfg_read(0x20, cap3 + 2, 2), 0x010a); /* MMC 5 */
+    cfg_write(0x20, cap3 + 0xc, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(0x20, cap3 + 0xc, 4), 0xffffffffu);
+    /* no room left for a second 20-byte MSI capability after filling the space */
+    struct modvm_pci_func id4 = ident(0x28, 0);
+    modvm_pci_handle h4;
+    assert_int_equal(pci->func_register(&d->pub, &id4, NULL, &h4), 0);
+    assert_int_equal(pci->cap_add(&d->pub, h4, 0x09, 0xb0, &next), 0);
+    assert_int_equal(pci->msi_init(&d->pub, h4, 1, MODVM_PCI_MSI_MASKABLE), -ENOSPC);
+    assert_int_equal(pci->msi_notify(&d->pub, h4, 0), -EINVAL); /* no MSI */
+    free_dev(d);
+}
+
+static void msi_delivery(void **state)
+{
+    (void)state;
+    struct pdm_dev *d = new_dev("dev"), *router = new_dev("router");
+    uint8_t cap;
+    modvm_pci_handle h = msi_func(d, 8, MODVM_PCI_MSI_64BIT | MODVM_PCI_MSI_MASKABLE, &cap);
+    /* off: nothing to send */
+    assert_false(pci->msi_enabled(&d->pub, h));
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), -ENOTCONN);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 8), -EINVAL);
+    intx_high_on_gsi10(router, d, h);
+    /* program and enable one vector: INTx goes low */
+    msi_wr(cap, 4, 0xfee01000u, 4);
+    msi_wr(cap, 0xc, 0x4066, 2);
+    msi_wr(cap, 2, 0x0001, 2);
+    assert_true(pci->msi_enabled(&d->pub, h));
+    assert_int_equal(gsi_level[10], 0);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    expect_msi(1, 0xfee01000u, 0x4066);
+    /* one vector enabled: the function may change no data bit, every vector shares the message */
+    assert_int_equal(pci->msi_notify(&d->pub, h, 7), 0);
+    assert_int_equal(msi_data, 0x4066);
+    /* two vectors: bit 0 of the data is the vector's */
+    msi_wr(cap, 2, 0x0011, 2);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 1), 0);
+    assert_int_equal(msi_data, 0x4067);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    assert_int_equal(msi_data, 0x4066);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 3), 0); /* beyond the two: low bit names vector 1 */
+    assert_int_equal(msi_data, 0x4067);
+    /* eight vectors: bits 2:0 */
+    msi_wr(cap, 0xc, 0x4060, 2);
+    msi_wr(cap, 2, 0x0031, 2);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 5), 0);
+    assert_int_equal(msi_data, 0x4065);
+    assert_int_equal(msi_count, 6);
+    /* an address outside the interrupt window (the upper dword included): dropped, a guest error */
+    unsigned errors = guest_errors;
+    msi_wr(cap, 8, 1, 4);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    assert_int_equal(msi_count, 6);
+    assert_int_equal(guest_errors, errors + 1);
+    msi_wr(cap, 8, 0, 4);
+    /* a masked vector is held pending (read-only), sent when unmasked */
+    msi_wr(cap, 0x10, 0x04, 4);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 2), 0);
+    assert_int_equal(msi_count, 6);
+    assert_int_equal(msi_rd(cap, 0x14, 4), 0x04);
+    msi_wr(cap, 0x14, 0, 4);
+    assert_int_equal(msi_rd(cap, 0x14, 4), 0x04);
+    msi_wr(cap, 0x10, 0, 4);
+    assert_int_equal(msi_count, 7);
+    assert_int_equal(msi_data, 0x4062);
+    assert_int_equal(msi_rd(cap, 0x14, 4), 0);
+    /* pending across a disable: kept, sent once MSI is on and the vector unmasked again */
+    msi_wr(cap, 0x10, 0x02, 4);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 1), 0);
+    msi_wr(cap, 2, 0x0030, 2);
+    assert_int_equal(gsi_level[10], 1); /* MSI off: INTx is back */
+    msi_wr(cap, 0x10, 0, 4);
+    assert_int_equal(msi_count, 7);
+    assert_int_equal(msi_rd(cap, 0x14, 4), 0x02);
+    msi_wr(cap, 2, 0x0031, 2);
+    assert_int_equal(gsi_level[10], 0);
+    assert_int_equal(msi_count, 8);
+    assert_int_equal(msi_data, 0x4061);
+    /* not a bus master: dropped */
+    cfg_write(MSI_DEVFN, 4, 0, 2);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    assert_int_equal(msi_count, 8);
+    cfg_write(MSI_DEVFN, 4, MODVM_PCI_COMMAND_MASTER, 2);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    assert_int_equal(msi_count, 9);
+    /* reset: MSI off, one vector, message and masks cleared; INTx low as the device's level is */
+    msi_wr(cap, 0x10, 0x01, 4);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    pdm_pci_dev_reset(d);
+    assert_false(pci->msi_enabled(&d->pub, h));
+    assert_int_equal(msi_rd(cap, 0, 4), 0x01860005u);
+    for (uint32_t off = 4; off < 0x18; off += 4)
+        assert_int_equal(msi_rd(cap, off, 4), 0);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), -ENOTCONN);
+    assert_int_equal(gsi_level[10], 0);
+    assert_int_equal(pci->intx_set(&d->pub, h, 1), 0);
+    assert_int_equal(gsi_level[10], 1);
+    free_dev(router);
+    free_dev(d);
+}
+
+static void msi_without_masking(void **state)
+{
+    (void)state;
+    struct pdm_dev *d = new_dev("dev");
+    uint8_t cap;
+    modvm_pci_handle h = msi_func(d, 2, 0, &cap);
+    msi_wr(cap, 4, 0xfee00000u, 4);
+    msi_wr(cap, 8, 0x0031, 2);
+    msi_wr(cap, 2, 0x0011, 2);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 1), 0);
+    expect_msi(1, 0xfee00000u, 0x0031);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    assert_int_equal(msi_data, 0x0030);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 2), -EINVAL);
+    /* the bytes where a mask register would be are nobody's */
+    cfg_write(MSI_DEVFN, cap + 0xc, 0xffffffffu, 4);
+    assert_int_equal(cfg_read(MSI_DEVFN, cap + 0xc, 4), 0);
+    free_dev(d);
+}
+
+static void msi_and_msix(void **state)
+{
+    (void)state;
+    struct pdm_dev *d = new_dev("dev"), *router = new_dev("router");
+    uint8_t xcap;
+    modvm_pci_handle h = msix_func(d, &xcap);
+    assert_int_equal(pci->msi_init(&d->pub, h, 1, 0), 0);
+    uint8_t cap = (uint8_t)cfg_read(MSI_DEVFN, xcap + 1, 1); /* chained after MSI-X */
+    assert_int_equal(cfg_read(MSI_DEVFN, cap, 1), 0x05);
+    intx_high_on_gsi10(router, d, h);
+    msi_wr(cap, 4, 0xfee00000u, 4);
+    msi_wr(cap, 8, 0x21, 2);
+    msix_program(0, 0xfee00000u, 0x31);
+    mmio_write(MSIX_BAR_GPA + MSIX_TABLE + 12, 0, 4);
+    /* both enabled (undefined in the spec): MSI-X wins, MSI is silent */
+    msi_wr(cap, 2, 0x0001, 2);
+    cfg_write(MSI_DEVFN, xcap + 2, 0x8000, 2);
+    assert_true(pci->msix_enabled(&d->pub, h));
+    assert_false(pci->msi_enabled(&d->pub, h));
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), -ENOTCONN);
+    assert_int_equal(pci->msix_notify(&d->pub, h, 0), 0);
+    assert_int_equal(msi_count, 1);
+    assert_int_equal(msi_data, 0x31);
+    assert_int_equal(gsi_level[10], 0);
+    /* MSI-X off: MSI takes over, INTx stays low */
+    cfg_write(MSI_DEVFN, xcap + 2, 0, 2);
+    assert_true(pci->msi_enabled(&d->pub, h));
+    assert_int_equal(gsi_level[10], 0);
+    assert_int_equal(pci->msi_notify(&d->pub, h, 0), 0);
+    assert_int_equal(msi_count, 2);
+    assert_int_equal(msi_data, 0x21);
+    /* MSI off as well: INTx is back */
+    msi_wr(cap, 2, 0, 2);
+    assert_int_equal(gsi_level[10], 1);
+    free_dev(router);
+    free_dev(d);
+}
+
 /* ---- INTx --------------------------------------------------------------------------------------- */
 
 static void intx_routing(void **state)
@@ -878,6 +1289,9 @@ static void random_cycles(void **state)
     struct pdm_dev *d = new_dev("dev"), *router = new_dev("router");
     uint8_t cap;
     modvm_pci_handle h = msix_func(d, &cap);
+    assert_int_equal(pci->msi_init(&d->pub, h, 4, MODVM_PCI_MSI_64BIT | MODVM_PCI_MSI_MASKABLE), 0);
+    rom_fill();
+    assert_int_equal(pci->rom_register(&d->pub, h, rom_image, ROM_LEN), 0);
     struct modvm_pci_func ide = ident(0x20, 2);
     ide.flags = MODVM_PCI_F_EXPRESS;
     modvm_pci_handle he;
@@ -901,6 +1315,8 @@ static void random_cycles(void **state)
                 mmio_write(MSIX_BAR_GPA + ((r >> 24) & 0x1fff), value, sizes[(r >> 50) % 4]);
             if ((r & 0x78000) == 0)
                 pci->msix_notify(&d->pub, h, (unsigned)(r >> 44) & 15u);
+            if ((r & 0x780000) == 0)
+                pci->msi_notify(&d->pub, h, (unsigned)(r >> 36) & 7u);
         } else {
             (void)cfg_read(devfn, off, size);
         }
@@ -909,6 +1325,7 @@ static void random_cycles(void **state)
     assert_int_equal(cfg_read(0x10, 0, 4), 0x10421af4u);
     assert_int_equal(cfg_read(0x20, 0, 4), 0x10421af4u);
     assert_int_equal(cfg_read(0x10, cap, 1), 0x11);
+    assert_int_equal(cfg_read(0x10, cfg_read(0x10, cap + 1, 1), 1), 0x05);
     assert_int_equal(nentered, 0);
     free_dev(router);
     free_dev(d);
@@ -925,7 +1342,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(bar_sizing, setup, teardown),
         cmocka_unit_test_setup_teardown(bar_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(caps_and_device_registers, setup, teardown),
+        cmocka_unit_test_setup_teardown(rom_sizing, setup, teardown),
+        cmocka_unit_test_setup_teardown(rom_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(msix_masking_and_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(msi_capability_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(msi_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(msi_without_masking, setup, teardown),
+        cmocka_unit_test_setup_teardown(msi_and_msix, setup, teardown),
         cmocka_unit_test_setup_teardown(intx_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(reset_header, setup, teardown),
         cmocka_unit_test_setup_teardown(random_cycles, setup, teardown),

@@ -1,5 +1,5 @@
 /* tests/unit/test-virtqueue.c — the split-virtqueue engine (pdm/virtqueue.c) against hostile rings,
- * and the virtio-pci transport's status/feature/queue-config rules (pdm/virtio-pci.c) through fake
+ * and the virtio-pci transport's status/feature/queue-config rules (pdm/virtio-pci*.c) through fake
  * PCI and device helper tables. No VM: guest memory is a real PGM (pgm_create + pgm_phys_*).
  *
  * Spec: Virtual I/O Device (VIRTIO) Version 1.2, §2.7 (split virtqueues), §4.1 (virtio over PCI),
@@ -563,10 +563,10 @@ static void test_total_length_overflow(void **state)
 
 
 /* ================================================================================================ */
-/* The virtio-pci transport (pdm/virtio-pci.c) over fake PCI and device helper tables.              */
+/* The virtio-pci transport (pdm/virtio-pci*.c) over fake PCI and device helper tables.             */
 /* ================================================================================================ */
 
-/* The VM of the fake device is its PGM (virtio-pci.c reaches guest memory through vm_pgm). */
+/* The VM of the fake device is its PGM (the transport reaches guest memory through vm_pgm). */
 struct pgm *vm_pgm(struct vm *vm)
 {
     return (struct pgm *)vm;
@@ -1141,27 +1141,33 @@ static void test_vpci_bad_queue_config(void **state)
     assert_int_equal(mr(t, 0x14, 1), 0x4b);
 }
 
-/* A hostile chain at run time: NEEDS_RESET, a config interrupt on its MSI-X vector, -EIO afterwards. */
-static void test_vpci_hostile_chain_needs_reset(void **state)
+/* A running driver with MSI-X: config changes on vector 0, queue 0 (echoing) on vector 1, and one
+ * chain served. */
+static void msix_echo_running(struct vpt *t, uint16_t *avail)
 {
-    struct vpt *t = *state;
     t->echo = true;
     t->pci.msix_on = true;
     assert_int_equal(modern_negotiate(t, 1ull << 32), 0x0b);
     mw(t, 0x10, 0, 2); /* config vector 0 */
     assert_int_equal(mr(t, 0x10, 2), 0);
     modern_queue(t, 0, QSIZE);
-    mw(t, 0x1a, 1, 2); /* queue 0 → vector 1 */
-    assert_int_equal(mr(t, 0x1a, 2), 1);
     mw(t, 0x1a, 3, 2); /* vector 3 does not exist: reads back NO_VECTOR */
     assert_int_equal(mr(t, 0x1a, 2), 0xffff);
-    mw(t, 0x1a, 1, 2);
+    mw(t, 0x1a, 1, 2); /* queue 0 → vector 1 */
+    assert_int_equal(mr(t, 0x1a, 2), 1);
     mw(t, 0x14, 0x0f, 1);
-    uint16_t avail = 0;
-    echo_chain(t, &avail);
+    echo_chain(t, avail);
     mw(t, 0x3000, 0, 2);
     assert_int_equal(t->pci.msix_sent[1], 1);
     assert_int_equal(t->pci.intx, 0);
+}
+
+/* A hostile chain at run time: NEEDS_RESET, a config interrupt on its MSI-X vector, -EIO afterwards. */
+static void test_vpci_hostile_chain_needs_reset(void **state)
+{
+    struct vpt *t = *state;
+    uint16_t avail = 0;
+    msix_echo_running(t, &avail);
     /* now a loop */
     struct vqt v = {.pgm = t->pgm, .avail_idx = avail};
     v.vq.size = QSIZE;
@@ -1396,6 +1402,59 @@ static void test_vpci_random_guest(void **state)
     assert_true(t->popped > 0);
 }
 
+/* §4.1.4.5.1: the configuration bit goes into the ISR before every configuration change
+ * notification, with MSI-X on too (the queue bit only without MSI-X). */
+static void test_vpci_isr_config_bit_with_msix(void **state)
+{
+    struct vpt *t = *state;
+    uint16_t avail = 0;
+    msix_echo_running(t, &avail);
+    assert_int_equal(mr(t, 0x1000, 1), 0);
+    t->virtio->config_changed(D(t), t->vh);
+    assert_int_equal(t->pci.msix_sent[0], 1);
+    assert_int_equal(t->pci.intx, 0);
+    assert_int_equal(mr(t, 0x1000, 1), 2);
+    assert_int_equal(mr(t, 0x1000, 1), 0);
+}
+
+/* §4.1.4.3.1: config_generation differs from what the driver saw whenever the config changed since
+ * it last read any of it, however many changes there were (a byte bumped per change wraps back). */
+static void test_vpci_config_generation_no_wrap(void **state)
+{
+    struct vpt *t = *state;
+    uint8_t gen = (uint8_t)mr(t, 0x15, 1);
+    assert_int_equal(mr(t, 0x2000, 4), 0x13121110);
+    for (unsigned i = 0; i < 256; i++)
+        t->virtio->config_changed(D(t), t->vh);
+    uint8_t now = (uint8_t)mr(t, 0x15, 1);
+    assert_int_not_equal(now, gen);
+    /* once the driver read the config (either interface), the next change is a new generation */
+    assert_int_equal(lin(t, 0x14, 1), 0x10);
+    t->virtio->config_changed(D(t), t->vh);
+    assert_int_not_equal(mr(t, 0x15, 1), now);
+}
+
+/* A driver mixing the interfaces gets no features past negotiation (§2.2, §2.2.3): FEATURES_OK
+ * through the legacy status is checked like the modern one, a legacy DRIVER_OK without FEATURES_OK
+ * leaves the offered bits 0-31 only, and the features are frozen from then on. */
+static void test_vpci_mixed_interface_features(void **state)
+{
+    struct vpt *t = *state;
+    mw(t, 0x14, 0x03, 1);
+    mw(t, 0x08, 0, 4);
+    mw(t, 0x0c, 1u << 7 | 1u, 4); /* bit 7 was not offered */
+    mw(t, 0x08, 1, 4);
+    mw(t, 0x0c, 1, 4);            /* VERSION_1 */
+    lout(t, 0x12, 0x0b, 1);
+    assert_int_equal(lin(t, 0x12, 1), 0x03);
+    lout(t, 0x12, 0x07, 1);
+    assert_int_equal(t->running_calls, 1);
+    assert_int_equal(t->virtio->features(D(t), t->vh), 1);
+    mw(t, 0x08, 0, 4);
+    mw(t, 0x0c, 1u << 5, 4);
+    assert_int_equal(t->virtio->features(D(t), t->vh), 1);
+}
+
 /* device_register refuses malformed descriptions with a message. */
 static void test_vpci_register_checks(void **state)
 {
@@ -1412,6 +1471,9 @@ static void test_vpci_register_checks(void **state)
     assert_int_equal(t->virtio->device_register(D(t), &d, t, &h), -EINVAL);
     d = tdev_desc();
     d.version = MODVM_VERSION_MAKE(0xd7c2, 2, 0);
+    assert_int_equal(t->virtio->device_register(D(t), &d, t, &h), -EINVAL);
+    d = tdev_desc();
+    d.device_type = 64; /* 0x1040 + 64 is past the virtio PCI device IDs (§4.1.2) */
     assert_int_equal(t->virtio->device_register(D(t), &d, t, &h), -EINVAL);
     assert_null(h);
     /* a type without a transitional ID is modern-only: no legacy BAR, revision 1 */
@@ -1482,6 +1544,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vpci_early_kick, vpt_setup, vpt_teardown),
         cmocka_unit_test_setup_teardown(test_vpci_pci_cfg_cap, vpt_setup, vpt_teardown),
         cmocka_unit_test_setup_teardown(test_vpci_bad_widths, vpt_setup, vpt_teardown),
+        cmocka_unit_test_setup_teardown(test_vpci_isr_config_bit_with_msix, vpt_setup, vpt_teardown),
+        cmocka_unit_test_setup_teardown(test_vpci_config_generation_no_wrap, vpt_setup, vpt_teardown),
+        cmocka_unit_test_setup_teardown(test_vpci_mixed_interface_features, vpt_setup, vpt_teardown),
         cmocka_unit_test_setup_teardown(test_vpci_register_checks, vpt_setup, vpt_teardown),
         cmocka_unit_test_setup_teardown(test_vpci_random_guest, vpt_setup, vpt_teardown),
     };

@@ -3,13 +3,19 @@
  * The core implements the PCI bus once: each function's 256-byte (or 4 KiB for express functions)
  * config space with write masks, the header registers (command, status, BARs, expansion ROM,
  * interrupt line/pin), BAR sizing and the mapping/unmapping of BARs when the guest programs them
- * and toggles the command register's decode bits, capability lists, MSI-X (table and PBA live in a
- * BAR the core serves, messages go to KVM; plain MSI is not provided yet), and INTx (routed by the
- * ISA bridge's PIRQ router). A device plugin registers its function(s) and BARs in construct and
- * gets callbacks only for what is its own: device-specific config registers and BAR accesses.
- * Bus 0 only (no PCI-PCI bridges yet). On a VM reset the core puts the header registers back to
- * power-on (command 0, BARs unassigned, MSI-X off and masked, INTx low) before the device's reset
- * callback, which re-initialises its own registers with config_init.
+ * and toggles the command register's decode bits, the expansion ROM (the device hands over an image;
+ * the core serves it read-only where the guest maps the ROM BAR), capability lists, plain MSI and
+ * MSI-X (the core owns both capabilities, and the MSI-X table and PBA in a BAR it serves; messages go
+ * to KVM), and INTx (routed by the ISA bridge's PIRQ router; held low while MSI or MSI-X is on). A
+ * device plugin registers its function(s) and BARs in construct and gets callbacks only for what is
+ * its own: device-specific config registers and BAR accesses. Bus 0 only (no PCI-PCI bridges yet).
+ * On a VM reset the core puts the header registers back to power-on (command 0, BARs and ROM
+ * unassigned, MSI off, MSI-X off and masked, INTx low) before the device's reset callback, which
+ * re-initialises its own registers with config_init.
+ *
+ * Versions: the table grows by minor versions (1.1: msi_init/msi_notify/msi_enabled, rom_register).
+ * modvm_pci_hlp() accepts any 1.x core, so check modvm_pci_hlp_since(p, 1) before using a 1.1 field
+ * (or ask modvm_dev_core_interface for MODVM_PCI_HLP_VERSION to require it).
  *
  * Host bridges (e.g. i440fx: config mechanism #1 at 0xCF8/0xCFC) forward guest config cycles with
  * config_access; the ISA bridge (piix3) installs the INTx router that maps a slot's INTx pin to a
@@ -36,7 +42,9 @@ extern "C" {
 #endif
 
 #define MODVM_IFACE_PCI "modvm.pci.1"
-#define MODVM_PCI_HLP_VERSION MODVM_VERSION_MAKE(0xd7d0, 1, 0)
+#define MODVM_PCI_HLP_VERSION MODVM_VERSION_MAKE(0xd7d0, 1, 1)
+/** The oldest PCI table modvm_pci_hlp() accepts: 1.0, without the 1.1 fields. */
+#define MODVM_PCI_HLP_VERSION_1_0 MODVM_VERSION_MAKE(0xd7d0, 1, 0)
 #define MODVM_PCI_FUNC_VERSION MODVM_VERSION_MAKE(0xd7d1, 1, 0)
 
 /** A PCI function the device created (opaque). */
@@ -47,6 +55,7 @@ typedef struct modvm_pci_func_ *modvm_pci_handle;
 #define MODVM_PCI_COMMAND 0x04
 #define MODVM_PCI_STATUS 0x06
 #define MODVM_PCI_BAR0 0x10
+#define MODVM_PCI_ROM_ADDRESS 0x30
 #define MODVM_PCI_INTERRUPT_LINE 0x3c
 #define MODVM_PCI_COMMAND_IO 0x1u
 #define MODVM_PCI_COMMAND_MEMORY 0x2u
@@ -58,6 +67,10 @@ typedef struct modvm_pci_func_ *modvm_pci_handle;
 #define MODVM_PCI_BAR_MEM32 0x2u
 #define MODVM_PCI_BAR_MEM64 0x4u      /* takes two BAR slots */
 #define MODVM_PCI_BAR_PREFETCH 0x8u
+
+/** MSI capability features (modvm_pci_hlp.msi_init). */
+#define MODVM_PCI_MSI_64BIT 0x1u    /* 64-bit message address */
+#define MODVM_PCI_MSI_MASKABLE 0x2u /* per-vector mask and pending bits */
 
 /** Flags of struct modvm_pci_func. */
 #define MODVM_PCI_F_EXPRESS 0x1u       /* 4 KiB config space */
@@ -116,8 +129,9 @@ struct modvm_pci_hlp {
                         const struct modvm_pio_ops *pio, const struct modvm_mmio_ops *mmio, void *user);
     /** Sets config bytes [offset, offset+size) (size 1-4) to value and which bits of them the guest
      * may write (wmask). For device-specific registers and the bodies of capabilities from cap_add:
-     * -EINVAL for the header (< 0x40), a capability's ID/next bytes or the MSI-X capability. Bytes
-     * outside capabilities become device registers, which cap_add allocates around. */
+     * -EINVAL for the header (< 0x40), a capability's ID/next bytes or the MSI and MSI-X
+     * capabilities. Bytes outside capabilities become device registers, which cap_add allocates
+     * around. */
     int (*config_init)(struct modvm_dev *dev, modvm_pci_handle h, uint32_t offset, unsigned size, uint32_t value,
                        uint32_t wmask);
     /** Reads the function's config space as the guest would see it (e.g. the command register). */
@@ -138,7 +152,7 @@ struct modvm_pci_hlp {
     bool (*msix_enabled)(struct modvm_dev *dev, modvm_pci_handle h);
     /** Drives the function's INTx line: MODVM_IRQ_HIGH or MODVM_IRQ_LOW (level only; -EINVAL for a
      * function without interrupt pin). Sets status bit 3; the line stays low while the guest sets
-     * COMMAND_INTX_DISABLE or enables MSI-X. Functions routed to one GSI share it (wired OR). */
+     * COMMAND_INTX_DISABLE or enables MSI or MSI-X. Functions routed to one GSI share it (wired OR). */
     int (*intx_set)(struct modvm_dev *dev, modvm_pci_handle h, int level);
     /** Host bridge: a guest config cycle to bus/devfn/offset, size 1, 2 or 4 within one dword (no
      * function, another bus, a bad size: reads all ones, writes dropped). Call from the bridge's own
@@ -152,13 +166,41 @@ struct modvm_pci_hlp {
     int (*intx_router_set)(struct modvm_dev *dev, modvm_pci_intx_route_fn fn, void *user);
     /** ISA bridge: the PIRQ routing changed; the core re-drives asserted INTx lines. */
     void (*intx_routing_changed)(struct modvm_dev *dev);
-    void *reserved[8];
+    /* ---- since 1.1 (check modvm_pci_hlp_since(p, 1)) ---- */
+    /** Adds a plain MSI capability (PCI 3.0 §6.8.1) for `nvectors` (1, 2, 4, 8, 16 or 32) vectors with
+     * MODVM_PCI_MSI_* `flags`; the core owns it. -EINVAL for a bad count or flags or a second call,
+     * -ENOSPC without room. A function may have MSI and MSI-X; a guest that enables both (undefined
+     * in the spec) gets MSI-X, and MSI stays silent until MSI-X is off. */
+    int (*msi_init)(struct modvm_dev *dev, modvm_pci_handle h, unsigned nvectors, uint32_t flags);
+    /** Signals MSI vector `vector`: the guest's address, its data with the low bits replaced by the
+     * vector number. A vector at or above the count the guest enabled shares the message of the
+     * vector its low bits name. With per-vector masking a masked vector sets its pending bit and is
+     * sent when unmasked. -ENOTCONN when MSI is off (or MSI-X overrides it), -EINVAL without msi_init
+     * or for a vector ≥ nvectors. Dropped (0) while the guest has bus mastering off. */
+    int (*msi_notify)(struct modvm_dev *dev, modvm_pci_handle h, unsigned vector);
+    /** True when the guest enabled MSI on the function (and not MSI-X, which overrides it). */
+    bool (*msi_enabled)(struct modvm_dev *dev, modvm_pci_handle h);
+    /** Gives the function an expansion ROM (PCI 3.0 §6.2.5.2): the core copies the `len`-byte image
+     * (1 byte-16 MiB) into a zero-padded power of two of at least 2 KiB, which the guest sizes and
+     * programs through the ROM BAR (offset 30h) and which is mapped read-only while the BAR's enable
+     * bit and COMMAND_MEMORY are both set (like a memory BAR: unmapped where it overlaps RAM or
+     * another range). Guest writes to it are dropped. -EINVAL for a bad length or a second call. */
+    int (*rom_register)(struct modvm_dev *dev, modvm_pci_handle h, const void *data, size_t len);
+    void *reserved[4];
 };
 
-/** The PCI services, or NULL on a core without them. */
+/** The PCI services, or NULL on a core without them. Any 1.x table is accepted (see
+ * modvm_pci_hlp_since for the fields added later). */
 static inline const struct modvm_pci_hlp *modvm_pci_hlp(struct modvm_dev *dev)
 {
-    return (const struct modvm_pci_hlp *)modvm_dev_core_interface(dev, MODVM_IFACE_PCI, MODVM_PCI_HLP_VERSION);
+    return (const struct modvm_pci_hlp *)modvm_dev_core_interface(dev, MODVM_IFACE_PCI,
+                                                                  MODVM_PCI_HLP_VERSION_1_0);
+}
+
+/** True when the core's PCI table `p` has the fields of minor version `minor` (1: MSI, expansion ROM). */
+static inline bool modvm_pci_hlp_since(const struct modvm_pci_hlp *p, unsigned minor)
+{
+    return p && MODVM_VERSION_MINOR(p->version) >= minor;
 }
 
 /** Creates a PCI function (see modvm_pci_hlp.func_register). -ENOSYS on a core without PCI. */

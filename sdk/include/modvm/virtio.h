@@ -62,7 +62,7 @@ struct modvm_virtio_chain {
 /** What a virtio device is. Callbacks: vCPU thread, device lock held. */
 struct modvm_virtio_dev {
     uint32_t version;         /**< MODVM_VIRTIO_DEV_VERSION */
-    uint16_t device_type;     /**< virtio device ID (2 = block, 1 = net, ...) */
+    uint16_t device_type;     /**< virtio device ID 1-63 (2 = block, 1 = net, ...): PCI ID 0x1040 + type */
     uint16_t num_queues;
     uint16_t queue_max_size;  /**< power of two, ≤ 32768 */
     uint16_t reserved0;
