@@ -1,11 +1,13 @@
 /* cli/list.c — `modvm list plugins [-v]`: every plugin found, its version and ABI, the types it
- * registers and, with -v, each type's options with defaults and help. */
+ * registers and, with -v, each type's options with defaults and help; `modvm list machines`: the
+ * machine types (--machine) and their devices. */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../core/err.h"
+#include "../core/machine.h"
 #include "../pdm/pdm.h"
 #include "cli.h"
 
@@ -13,6 +15,7 @@
 
 static const char list_usage[] =
     "usage: modvm list plugins [-v] [--plugin-path DIR]...\n"
+    "       modvm list machines\n"
     "\n"
     "  -v, --verbose        also print each type's options with defaults and help\n"
     "  --plugin-path DIR    also load the plugins in DIR (as 'modvm run' would)\n";
@@ -45,6 +48,18 @@ static void list_plugin(const struct pdm *pdm, size_t i, bool verbose)
     }
 }
 
+/* Prints every machine type with its description and devices. */
+static void list_machines(void)
+{
+    const struct machine_type *m;
+    for (size_t i = 0; (m = machine_type_at(i)); i++) {
+        printf("%-6s %s\n       devices:", m->name, m->description);
+        for (const char *const *d = m->devices; *d; d++)
+            printf(" %s", *d);
+        puts(m->devices[0] ? "" : " (none)");
+    }
+}
+
 int cli_list(int argc, char **argv)
 {
     static const struct option opts[] = {{"verbose", no_argument, NULL, 'v'},
@@ -66,8 +81,12 @@ int cli_list(int argc, char **argv)
         else
             return cli_error(2, "list: bad option (try 'modvm list --help')");
     }
+    if (optind < argc && strcmp(argv[optind], "machines") == 0) {
+        list_machines();
+        return 0;
+    }
     if (optind >= argc || strcmp(argv[optind], "plugins") != 0)
-        return cli_error(2, "list: say what to list: 'modvm list plugins'");
+        return cli_error(2, "list: say what to list: 'modvm list plugins' or 'modvm list machines'");
     struct pdm *pdm;
     if (pdm_create(&pdm) < 0)
         return cli_error(1, "out of memory");

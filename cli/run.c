@@ -2,9 +2,10 @@
  *
  * The options become a CFGM tree (RamSize, CPUCount, Kernel/..., Firmware/Path,
  * Devices/<type>/<n>/{Config,LUN#0}, UI/...), the plugins are loaded, the VM is built and powered on,
- * and the frontend runs on this thread until the VM is off. A firmware boot (--firmware, or --disk
- * without --kernel) gets the PC platform devices whose plugins are loaded, before the disks. The exit status is the guest's debug-exit status, 0 after a clean
- * power-off, 1 after an error, 128+N after signal N. */
+ * and the frontend runs on this thread until the VM is off. The machine type (core/machine.h: --machine,
+ * 'pc' by default for a firmware boot — --firmware, or --disk without --kernel — and 'none' for a
+ * kernel) adds its devices before the disks. The exit status is the guest's debug-exit status, 0
+ * after a clean power-off, 1 after an error, 128+N after signal N. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 
 #include "../core/cfgm.h"
 #include "../core/err.h"
+#include "../core/machine.h"
 #include "../core/vm.h"
 #include "../pdm/pdm.h"
 #include "cli.h"
@@ -38,6 +40,8 @@ static const char run_usage[] =
     "                         serial=S\n"
     "  --boot ORDER           the firmware's boot order: 'disk' (the disks in --disk order, which then sit in\n"
     "                         PCI slots 2, 3, ...)\n"
+    "  --machine TYPE         the machine's devices: 'pc' (i440fx, piix3, rtc, i8042, port92, fw-cfg, acpi;\n"
+    "                         the default for a firmware boot) or 'none' (the default with --kernel)\n"
     "  --memory MIB           guest RAM in MiB (default 128)\n"
     "  --cpus N               number of vCPUs (default 1); APs wait for INIT-SIPI-SIPI\n"
     "  --serial BACKEND       the next COM port (COM1, COM2, ...): stdio, file:PATH, unix:PATH[,server=off]\n"
@@ -49,8 +53,8 @@ static const char run_usage[] =
     "  -v, --verbose          more messages (repeat for debug messages)\n"
     "  -h, --help             this help\n"
     "\n"
-    "A firmware boot gets the PC platform devices (i440fx, piix3, rtc, i8042, port92, fw-cfg, acpi) that are\n"
-    "not given with --device and whose plugins are loaded (-v names those left out).\n"
+    "The machine adds its devices that are not given with --device and whose plugins are loaded (-v names\n"
+    "those left out); 'modvm list machines' shows the types.\n"
     "\n"
     "Exit status: the guest's debug-exit status ((value << 1) | 1), 0 after a clean power-off, 1 after an\n"
     "error, 128+N after signal N.\n";
@@ -62,9 +66,10 @@ struct run_opts {
     unsigned nserials;
     bool serial_given;
     const char *ui;
-    const char *disks[RUN_MAX_DISKS]; /* --disk arguments, checked while parsing, added after the platform */
+    const char *disks[RUN_MAX_DISKS]; /* --disk arguments, checked while parsing, added after the machine's devices */
     unsigned ndisks;
-    const char *boot; /* --boot */
+    const char *boot;    /* --boot */
+    const char *machine; /* --machine, or NULL for the boot's default */
 };
 
 /* Splits "a,b,,c" at single commas (",," stands for a comma) in place; returns the next part. */
@@ -105,28 +110,13 @@ static int run_store_options(struct cfgm_node *cfg, char **cursor, const char *w
     return 0;
 }
 
-/* Adds Devices/<type>/<n> and returns it. */
-static struct cfgm_node *run_add_device(struct cfgm_node *root, const char *type)
-{
-    struct cfgm_node *t = cfgm_ensure(root, "Devices");
-    t = t ? cfgm_ensure(t, type) : NULL;
-    if (!t)
-        return NULL;
-    unsigned n = 0;
-    for (struct cfgm_node *c = cfgm_first_child(t); c; c = cfgm_next_sibling(c))
-        n++;
-    char idx[16];
-    snprintf(idx, sizeof(idx), "%u", n);
-    return cfgm_ensure(t, idx);
-}
-
 /* --device TYPE[,k=v...] */
 static int run_opt_device(struct run_opts *o, const char *arg)
 {
     char *copy = strdup(arg), *cursor = copy;
     char *type = run_next_part(&cursor);
     int rc = 0;
-    struct cfgm_node *dev = type && *type ? run_add_device(o->root, type) : NULL;
+    struct cfgm_node *dev = type && *type ? machine_add_device(o->root, type) : NULL;
     if (!dev)
         rc = modvm_err_set(-EINVAL, "--device '%s': expected TYPE[,key=value...] with a type name of "
                                     "letters, digits and '-'", arg);
@@ -149,7 +139,7 @@ static int run_opt_serial(struct run_opts *o, const char *arg)
         return 0;
     char iobase[16];
     static const unsigned bases[] = {0x3f8, 0x2f8, 0x3e8, 0x2e8}, irqs[] = {4, 3, 4, 3};
-    struct cfgm_node *dev = run_add_device(o->root, "uart16550");
+    struct cfgm_node *dev = machine_add_device(o->root, "uart16550");
     struct cfgm_node *cfg = dev ? cfgm_ensure(dev, "Config") : NULL;
     struct cfgm_node *lun = dev ? cfgm_ensure(dev, "LUN#0") : NULL;
     if (!cfg || !lun)
@@ -214,7 +204,7 @@ static int run_disk_parse(const char *arg, struct run_disk *d, char **copy)
     return 0;
 }
 
-/* --disk: checked now, added to the tree once the platform devices are in (run_finish_config). */
+/* --disk: checked now, added to the tree once the machine's devices are in (run_finish_config). */
 static int run_opt_disk(struct run_opts *o, const char *arg)
 {
     struct run_disk d;
@@ -245,7 +235,7 @@ static int run_opt_boot(struct run_opts *o, const char *arg)
 }
 
 /* The PCI slot of the first --disk when --boot needs to name the disks: the slots after the
- * platform's i440fx (00.0) and piix3 (01.0), in --disk order. */
+ * PC machine's i440fx (00.0) and piix3 (01.0), in --disk order. */
 #define RUN_FIRST_DISK_SLOT 2u
 
 /* Adds --disk `arg` as Devices/virtio-blk/N with the raw driver at LUN#0; in PCI slot `slot`, or the
@@ -255,7 +245,7 @@ static int run_add_disk(struct run_opts *o, const char *arg, int slot)
     struct run_disk d;
     char *copy = NULL;
     int rc = run_disk_parse(arg, &d, &copy);
-    struct cfgm_node *dev = rc == 0 ? run_add_device(o->root, "virtio-blk") : NULL;
+    struct cfgm_node *dev = rc == 0 ? machine_add_device(o->root, "virtio-blk") : NULL;
     struct cfgm_node *lun = dev ? cfgm_ensure(dev, "LUN#0") : NULL;
     struct cfgm_node *dcfg = lun ? cfgm_ensure(lun, "Config") : NULL;
     if (rc == 0 && !dcfg)
@@ -276,33 +266,25 @@ static int run_add_disk(struct run_opts *o, const char *arg, int slot)
     return rc;
 }
 
-/* The PC platform a firmware boot needs, in construction order: the PCI host and ISA bridges come
- * first so that the disks, added after them, take the free PCI slots. */
-static const char *const run_platform_devices[] = {"i440fx", "piix3", "rtc", "i8042", "port92", "fw-cfg", "acpi"};
-
-/* Adds the platform devices the user did not give and whose plugins are loaded. */
-static int run_add_platform(struct run_opts *o, struct pdm *pdm)
+/* Adds the machine's devices (core/machine.h): --machine, else 'pc' for a firmware boot and 'none'
+ * for a kernel. */
+static int run_add_machine(struct run_opts *o, struct pdm *pdm, bool firmware)
 {
+    const char *name = o->machine ? o->machine : firmware ? "pc" : "none";
+    const struct machine_type *m = machine_type_find(name); /* --machine was checked while parsing */
+    if (!m)
+        return -EINVAL;
+    char missing[256];
+    int rc = machine_compose(o->root, pdm, m, missing, sizeof(missing));
     uint64_t verbosity = 0;
     cfgm_get_uint(o->root, "Verbosity", &verbosity);
-    for (size_t i = 0; i < sizeof(run_platform_devices) / sizeof(run_platform_devices[0]); i++) {
-        const char *type = run_platform_devices[i];
-        if (cfgm_lookup(o->root, "Devices") && cfgm_child(cfgm_lookup(o->root, "Devices"), type))
-            continue;
-        if (!pdm_find_devreg(pdm, type)) {
-            if (verbosity)
-                fprintf(stderr, "modvm: firmware boot: no plugin provides device '%s'; the VM runs without it\n",
-                        type);
-            continue;
-        }
-        if (!run_add_device(o->root, type))
-            return -ENOMEM;
-    }
-    return 0;
+    if (rc == 0 && missing[0] && verbosity)
+        fprintf(stderr, "modvm: machine '%s': no plugin provides %s; the VM runs without\n", name, missing);
+    return rc;
 }
 
 /* Completes the tree once the plugins are loaded: the firmware default (SeaBIOS for disks without a
- * kernel), the platform devices, the disks, and fw-cfg's boot order from --boot. */
+ * kernel), the machine's devices, the disks, and fw-cfg's boot order from --boot. */
 static int run_finish_config(struct run_opts *o, struct pdm *pdm)
 {
     const char *unused;
@@ -317,8 +299,8 @@ static int run_finish_config(struct run_opts *o, struct pdm *pdm)
     if (rc == 0 && o->boot && (!firmware || kernel))
         return modvm_err_set(-EINVAL, "--boot orders the firmware's boot devices: use it with --firmware, or with "
                                       "--disk and no --kernel");
-    if (rc == 0 && firmware && !kernel)
-        rc = run_add_platform(o, pdm);
+    if (rc == 0)
+        rc = run_add_machine(o, pdm, firmware && !kernel);
     /* --boot names the disks by PCI slot, so they get fixed slots; otherwise the first free ones */
     for (unsigned i = 0; rc == 0 && i < o->ndisks; i++)
         rc = run_add_disk(o, o->disks[i], o->boot ? (int)(RUN_FIRST_DISK_SLOT + i) : -1);
@@ -389,6 +371,12 @@ static int run_handle_opt(struct run_opts *o, int c, const char *arg, int *verbo
         o->plugin_dirs[o->nplugin_dirs++] = arg;
         return 0;
     case 'R': return cfgm_set_bool(root, "NoReboot", true);
+    case 'T':
+        if (!machine_type_find(arg))
+            return modvm_err_set(-EINVAL, "--machine '%s': unknown machine type ('modvm list machines' shows them)",
+                                 arg);
+        o->machine = arg;
+        return 0;
     case 'v': (*verbosity)++; return 0;
     case 'h': fputs(run_usage, stdout); return 1;
     default: return modvm_err_set(-EINVAL, "run: unknown or incomplete option (try 'modvm run --help')");
@@ -402,7 +390,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
         {"kernel", required_argument, NULL, 'k'},      {"append", required_argument, NULL, 'a'},
         {"initrd", required_argument, NULL, 'I'},
         {"firmware", required_argument, NULL, 'F'},    {"disk", required_argument, NULL, 'D'},
-        {"boot", required_argument, NULL, 'B'},
+        {"boot", required_argument, NULL, 'B'},        {"machine", required_argument, NULL, 'T'},
         {"kernel-addr", required_argument, NULL, 'A'}, {"kernel-mode", required_argument, NULL, 'M'},
         {"memory", required_argument, NULL, 'm'},      {"cpus", required_argument, NULL, 'c'},
         {"serial", required_argument, NULL, 's'},      {"device", required_argument, NULL, 'd'},

@@ -1,6 +1,6 @@
 /* core/pgm.c — PGM: guest memory regions, the port-I/O and MMIO maps, dispatch and DMA.
  * See pgm.h for the rules this file enforces. */
-#include "pgm.h"
+#include "pgm-internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,39 +11,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define PGM_PORT_COUNT 0x10000u
 #define PGM_LOW_RAM_LIMIT 0xe0000000ull /* RAM below 4 GiB ends where the PCI hole starts */
 #define PGM_HIGH_RAM_BASE 0x100000000ull
 #define PGM_MMIO_LIMIT (1ull << 52)
 #define PGM_MAX_RAM (1ull << 40)
-#define PGM_MAX_REGIONS 32
-
-struct pgm_range {
-    struct pgm *pgm;
-    enum pgm_space space;
-    uint64_t base, size; /* base == UINT64_MAX while unmapped */
-    uint32_t sizes;
-    struct pgm_io_ops ops;
-    void *opaque;
-    char *desc;
-    atomic_uint inflight;
-};
-
-struct pgm {
-    pthread_rwlock_t lock;
-    uint64_t ram_size;
-    struct pgm_mem_region regions[PGM_MAX_REGIONS];
-    size_t nregions;
-    pgm_mem_listener_fn listener;
-    void *listener_ctx;
-    struct pgm_range *ports[PGM_PORT_COUNT];
-    struct pgm_range **mmio; /* mapped MMIO ranges sorted by base */
-    size_t nmmio, mmio_cap;
-    _Atomic uint64_t stats[5];
-    uint64_t acpi_start, acpi_end, acpi_rsdp;
-};
-
-enum { STAT_PIO_R, STAT_PIO_W, STAT_MMIO_R, STAT_MMIO_W, STAT_BAD_SIZE };
 
 /* Maps anonymous host memory for a region; guest RAM is demand-zero and never pre-touched. */
 static void *pgm_alloc_host(uint64_t size)
@@ -63,11 +34,9 @@ static int pgm_add_region(struct pgm *pgm, uint64_t gpa, uint64_t size, void *hv
     struct pgm_mem_region *r = &pgm->regions[pgm->nregions];
     *r = (struct pgm_mem_region){.gpa = gpa, .size = size, .hva = hva, .readonly = readonly,
                                  .slot = (uint32_t)pgm->nregions};
-    if (pgm->listener) {
-        int rc = pgm->listener(pgm->listener_ctx, r, true);
-        if (rc < 0)
-            return rc;
-    }
+    int rc = pgm_notify_region(pgm, r, true);
+    if (rc < 0)
+        return rc;
     pgm->nregions++;
     return 0;
 }
@@ -107,6 +76,10 @@ int pgm_create(uint64_t ram_size, struct pgm **out)
     pgm_add_region(pgm, 0, low, hva, false);
     if (ram_size > low)
         pgm_add_region(pgm, PGM_HIGH_RAM_BASE, ram_size - low, (uint8_t *)hva + low, false);
+    if (pgm_shadow_init(pgm) < 0) {
+        pgm_destroy(pgm);
+        return -ENOMEM;
+    }
     *out = pgm;
     return 0;
 }
@@ -120,6 +93,7 @@ void pgm_destroy(struct pgm *pgm)
         if (r->readonly)
             munmap(r->hva, r->size);
     }
+    pgm_shadow_fini(pgm);
     if (pgm->nregions)
         munmap(pgm->regions[0].hva, pgm->ram_size);
     free(pgm->mmio);
@@ -137,7 +111,7 @@ int pgm_set_mem_listener(struct pgm *pgm, pgm_mem_listener_fn fn, void *ctx)
     pgm->listener = fn;
     pgm->listener_ctx = ctx;
     for (size_t i = 0; fn && i < pgm->nregions; i++) {
-        int rc = fn(ctx, &pgm->regions[i], true);
+        int rc = pgm_notify_region(pgm, &pgm->regions[i], true);
         if (rc < 0)
             return rc;
     }
@@ -452,6 +426,10 @@ void pgm_pio_write(struct pgm *pgm, uint16_t port, unsigned size, uint32_t value
 void pgm_mmio_read(struct pgm *pgm, uint64_t gpa, unsigned size, uint64_t *value)
 {
     uint64_t v = ~0ull;
+    if (size >= 1 && size <= 8 && pgm_shadow_mmio(pgm, gpa, size, false, &v)) {
+        *value = pgm_mask(v, size);
+        return;
+    }
     if (size >= 1 && size <= 8 && gpa < PGM_MMIO_LIMIT) {
         if (pgm_valid_size(PGM_SPACE_MMIO, size))
             pgm_access(pgm, PGM_SPACE_MMIO, gpa, size, false, &v);
@@ -470,6 +448,8 @@ void pgm_mmio_write(struct pgm *pgm, uint64_t gpa, unsigned size, uint64_t value
     if (size < 1 || size > 8 || gpa >= PGM_MMIO_LIMIT)
         return;
     uint64_t v = pgm_mask(value, size);
+    if (pgm_shadow_mmio(pgm, gpa, size, true, &v))
+        return;
     if (pgm_valid_size(PGM_SPACE_MMIO, size)) {
         pgm_access(pgm, PGM_SPACE_MMIO, gpa, size, true, &v);
         return;
@@ -484,6 +464,9 @@ int pgm_phys_read(struct pgm *pgm, uint64_t gpa, void *buf, size_t len)
 {
     if (len == 0)
         return 0;
+    int rc = pgm_shadow_dma(pgm, gpa, buf, len, false);
+    if (rc <= 0)
+        return rc;
     const struct pgm_mem_region *r = pgm_find_region(pgm, gpa, len);
     if (!r)
         return -EFAULT;
@@ -495,6 +478,9 @@ int pgm_phys_write(struct pgm *pgm, uint64_t gpa, const void *buf, size_t len)
 {
     if (len == 0)
         return 0;
+    int rc = pgm_shadow_dma(pgm, gpa, (void *)buf, len, true);
+    if (rc <= 0)
+        return rc;
     const struct pgm_mem_region *r = pgm_find_region(pgm, gpa, len);
     if (!r || r->readonly)
         return -EFAULT;
@@ -504,6 +490,8 @@ int pgm_phys_write(struct pgm *pgm, uint64_t gpa, const void *buf, size_t len)
 
 void *pgm_phys_ptr(struct pgm *pgm, uint64_t gpa, size_t len)
 {
+    if (pgm_shadow_blocks_ptr(pgm, gpa, len ? len : 1))
+        return NULL;
     const struct pgm_mem_region *r = pgm_find_region(pgm, gpa, len ? len : 1);
     return r && !r->readonly ? (uint8_t *)r->hva + (gpa - r->gpa) : NULL;
 }

@@ -96,6 +96,26 @@ int pgm_phys_write(struct pgm *pgm, uint64_t gpa, const void *buf, size_t len);
 /** A host pointer to `len` bytes of guest RAM at `gpa` (for loaders), or NULL when not all RAM. */
 void *pgm_phys_ptr(struct pgm *pgm, uint64_t gpa, size_t len);
 
+/** The legacy shadow window 0xC0000-0xFFFFF: 16 KiB segments of low RAM that a chipset switches as
+ * the i440FX's PAM registers do. With PGM_SHADOW_READ a segment's reads reach its RAM, else the
+ * window's ROM side (what pgm_shadow_set_rom gave, all ones elsewhere); with PGM_SHADOW_WRITE writes
+ * reach the RAM, else they are dropped. DMA follows the same modes (pgm_phys_write fails on a
+ * segment without PGM_SHADOW_WRITE; pgm_phys_ptr needs read+write). A PGM whose low RAM ends below
+ * 1 MiB has no window (-ENODEV); a new PGM starts with every segment read+write, i.e. plain RAM. */
+#define PGM_SHADOW_BASE 0xc0000u
+#define PGM_SHADOW_SIZE 0x40000u
+#define PGM_SHADOW_SEGMENT 0x4000u
+#define PGM_SHADOW_READ 0x1u
+#define PGM_SHADOW_WRITE 0x2u
+/** Sets the window's ROM side to `len` bytes (≤ PGM_SHADOW_SIZE) ending at 1 MiB (the firmware's
+ * real-mode alias); -EINVAL, -ENODEV. */
+int pgm_shadow_set_rom(struct pgm *pgm, const void *data, size_t len);
+/** Sets the mode of the segments in [base, base+size) (whole segments inside the window): -EINVAL,
+ * -ENODEV, or the engine's error from remapping. Any thread. */
+int pgm_shadow_set(struct pgm *pgm, uint64_t base, uint64_t size, unsigned mode);
+/** The mode of the segment holding `addr`: -EINVAL outside the window, -ENODEV without one. */
+int pgm_shadow_get(struct pgm *pgm, uint64_t addr);
+
 /** The ACPI tables a directly booted kernel gets: [start, end) of RAM holding them (reported as ACPI
  * memory in the e820 map and kept free by the loaders; start == end: none) and the RSDP's address
  * (0: none). Set by the VM before it loads a kernel. */

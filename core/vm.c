@@ -42,8 +42,8 @@ struct vm {
     bool no_reboot;
     struct loader_request kernel;
     const char *firmware_path;        /* Firmware/Path: firmware boot instead of a kernel */
-    struct loader_firmware *firmware; /* the image, for re-copying the legacy area at reset */
     bool devices_constructed;
+    const void *shadow_owner; /* the device controlling the shadow window */
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -107,12 +107,33 @@ static int vm_place_acpi(struct vm *vm)
     return rc;
 }
 
+/* Puts the shadow window into its power-on state (modvm/shadow.h): the ROM side for firmware, which
+ * shadows itself, plain RAM for a kernel modvm loads itself. Before devices construct or reset. */
+static int vm_reset_shadow(struct vm *vm)
+{
+    int rc = pgm_shadow_set(vm->pgm, PGM_SHADOW_BASE, PGM_SHADOW_SIZE,
+                            vm->firmware_path ? 0 : PGM_SHADOW_READ | PGM_SHADOW_WRITE);
+    if (rc < 0 && rc != -ENODEV)
+        return modvm_err_set(rc, "cannot switch the legacy BIOS area 0xC0000-0xFFFFF: %s", strerror(-rc));
+    return 0;
+}
+
+bool vm_claim_shadow(struct vm *vm, const void *dev)
+{
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->shadow_owner)
+        vm->shadow_owner = dev;
+    bool mine = vm->shadow_owner == dev;
+    pthread_mutex_unlock(&vm->lock);
+    return mine;
+}
+
 /* Loads the kernel and puts every CPU in its start state (power-on and every reset). */
 static int vm_load_and_reset_cpus(struct vm *vm)
 {
-    struct boot_state boot;
-    int rc = vm->firmware ? loader_firmware_reset(vm->pgm, vm->firmware, &boot) : vm_place_acpi(vm);
-    if (rc == 0 && !vm->firmware)
+    struct boot_state boot = {.mode = BOOT_MODE_RESET}; /* firmware: from the reset vector */
+    int rc = 0;
+    if (!vm->firmware_path && (rc = vm_place_acpi(vm)) == 0)
         rc = loader_load(vm->pgm, &vm->kernel, &boot);
     return rc < 0 ? rc : hm_reset(vm->hm, &boot);
 }
@@ -171,13 +192,15 @@ int vm_create(struct cfgm_node *root, struct pdm *pdm, struct vm **out)
     if (rc == 0)
         rc = vm_add_e820_file(vm);
     if (rc == 0 && vm->firmware_path)
-        rc = loader_firmware_open(vm->pgm, vm->firmware_path, &vm->firmware);
+        rc = loader_firmware_load(vm->pgm, vm->firmware_path);
     if (rc == 0 && (rc = tm_create(&vm->tm)) < 0)
         modvm_err_set(rc, "cannot set up timers: %s", strerror(-rc));
     if (rc == 0)
         rc = hm_create(vm->pgm, vm->ncpus, &vm->hm);
     if (rc == 0)
         rc = em_create(vm, vm->hm, vm->ncpus, &vm->em);
+    if (rc == 0)
+        rc = vm_reset_shadow(vm);
     if (rc == 0) {
         rc = pdm_devices_construct(pdm, vm, cfgm_child(root, "Devices"));
         vm->devices_constructed = rc == 0;
@@ -221,8 +244,10 @@ static bool vm_do_request(struct vm *vm, unsigned req)
             return true;
         }
         em_pause(vm->em);
-        pdm_devices_notify(vm->pdm, PDM_NOTIFY_RESET);
-        if (vm_load_and_reset_cpus(vm) < 0) {
+        int rc = vm_reset_shadow(vm);
+        if (rc == 0)
+            pdm_devices_notify(vm->pdm, PDM_NOTIFY_RESET);
+        if (rc < 0 || vm_load_and_reset_cpus(vm) < 0) {
             vm_fail(vm, "reset failed: %s", modvm_err_get());
             return true;
         }
@@ -297,7 +322,6 @@ void vm_destroy(struct vm *vm)
     hm_destroy(vm->hm);
     tm_destroy(vm->tm);
     fw_files_destroy(vm->fw);
-    loader_firmware_free(vm->firmware);
     pgm_destroy(vm->pgm);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->lock);

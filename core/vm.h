@@ -51,6 +51,9 @@ int vm_query(struct vm *vm, enum modvm_vm_fact fact, uint64_t *out);
 /** Drives an interrupt line (MODVM_IRQ_LOW/HIGH/PULSE) / sends an MSI. */
 int vm_irq_set(struct vm *vm, uint32_t gsi, int level);
 int vm_msi_send(struct vm *vm, uint64_t address, uint32_t data);
+/** Claims the legacy shadow window for `dev` (the chipset that switches it, modvm/shadow.h): true
+ * when `dev` is, or now becomes, its only controller. */
+bool vm_claim_shadow(struct vm *vm, const void *dev);
 /** Verbosity of `modvm run -v` (0 = errors and warnings only). */
 int vm_verbosity(struct vm *vm);
 

@@ -112,16 +112,12 @@ int loader_pvh(struct pgm *pgm, const struct loader_image *kernel, const char *c
 int loader_is_elf(const uint8_t *img, size_t len);
 
 /** Firmware boot (firmware.c): an image (a whole number of 64 KiB blocks, at most 16 MiB) mapped as
- * ROM ending at 4 GiB, its last 128 KiB copied into the legacy BIOS area 0xE0000-0xFFFFF (guest RAM:
- * PAM is not modelled) at power-on and every reset; the CPU starts at the reset vector. Path
- * "seabios" means LOADER_SEABIOS_PATH (Debian's seabios package). */
+ * ROM ending at 4 GiB, its last 128 KiB also the ROM side of the shadow window at 0xE0000-0xFFFFF
+ * (pgm.h), where real-mode code reaches it until the chipset switches the window to RAM; the CPU
+ * starts at the reset vector (BOOT_MODE_RESET). Path "seabios" means LOADER_SEABIOS_PATH (Debian's
+ * seabios package). */
 #define LOADER_SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
-struct loader_firmware;
-/** Reads the image and maps the ROM (once per VM). On failure one line in modvm_err_get(). */
-int loader_firmware_open(struct pgm *pgm, const char *path, struct loader_firmware **out);
-/** (Re)fills the legacy BIOS area and gives the reset state: at power-on and at every reset. */
-int loader_firmware_reset(struct pgm *pgm, const struct loader_firmware *fw, struct boot_state *out);
-/** Frees what open kept (the ROM stays mapped; PGM owns it). NULL is ignored. */
-void loader_firmware_free(struct loader_firmware *fw);
+/** Reads the image and maps it (once per VM). On failure one line in modvm_err_get(). */
+int loader_firmware_load(struct pgm *pgm, const char *path);
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../e820.h"
 #include "../err.h"
 #include "../le.h"
 #include "../pgm.h"
@@ -54,6 +55,18 @@ int loader_is_multiboot(const uint8_t *img, size_t len)
     return mb_find_header(img, len) >= 0;
 }
 
+/* Refuses to put `what` over the ACPI tables the VM placed at the top of low RAM (pgm_set_acpi_area). */
+static int mb_check_acpi(struct pgm *pgm, const char *name, const char *what, uint64_t gpa, uint64_t len)
+{
+    uint64_t a0, a1, rsdp;
+    pgm_get_acpi_area(pgm, &a0, &a1, &rsdp);
+    if (len && a0 < a1 && gpa < a1 && gpa + len > a0)
+        return modvm_err_set(-ENOMEM, "%s '%s' at 0x%llx-0x%llx would overwrite the ACPI tables at 0x%llx-0x%llx "
+                                      "(give the VM more --memory)", what, name, (unsigned long long)gpa,
+                             (unsigned long long)(gpa + len), (unsigned long long)a0, (unsigned long long)a1);
+    return 0;
+}
+
 /* Copies [src, src+len) of the image to guest RAM at gpa and zeroes up to memsz; raises *kend to
  * the end of what was placed. */
 static int mb_place(struct pgm *pgm, const char *name, uint64_t gpa, const uint8_t *src, uint64_t len,
@@ -70,6 +83,9 @@ static int mb_place(struct pgm *pgm, const char *name, uint64_t gpa, const uint8
     if (gpa < MBI_AREA_END && gpa + memsz > MBI_BASE)
         return modvm_err_set(-ENOEXEC, "kernel '%s' loads at 0x%llx, over the boot information area "
                                        "0x%x-0x%x", name, (unsigned long long)gpa, MBI_BASE, MBI_AREA_END);
+    int rc = mb_check_acpi(pgm, name, "kernel", gpa, memsz);
+    if (rc < 0)
+        return rc;
     memcpy(dst, src, len);
     memset(dst + len, 0, memsz - len);
     if (gpa + memsz > *kend)
@@ -155,6 +171,8 @@ static int mb_place_module(struct pgm *pgm, const struct loader_image *initrd, u
     uint8_t *dst = initrd->len && at + initrd->len <= 0x100000000ull ? pgm_phys_ptr(pgm, at, initrd->len) : NULL;
     if (!initrd->len)
         return modvm_err_set(-EINVAL, "initrd '%s' is empty", initrd->name);
+    if (dst && mb_check_acpi(pgm, initrd->name, "initrd", at, initrd->len) < 0)
+        return -ENOMEM;
     if (!dst)
         return modvm_err_set(-E2BIG, "initrd '%s' (%zu bytes) does not fit in guest RAM after the kernel at "
                                      "0x%llx (give the VM more --memory)", initrd->name, initrd->len,
@@ -173,24 +191,18 @@ static int mb_build_mbi(struct pgm *pgm, const char *name, const char *cmdline, 
     if (!area)
         return modvm_err_set(-ENOMEM, "the guest has too little RAM for the multiboot information");
     uint32_t cursor = MBI_BASE + 128; /* the MBI itself is 116 bytes */
-    uint8_t mmap[5 * 24];
+    /* the memory map: the e820 map the other boot paths hand over, as 24-byte multiboot entries */
+    struct e820_entry map[E820_MAX_ENTRIES];
+    uint8_t mmap[E820_MAX_ENTRIES * 24];
     size_t n = 0;
-    uint64_t below4g = 0, above4g = 0;
-    for (size_t i = 0; i < pgm_mem_region_count(pgm); i++) {
-        const struct pgm_mem_region *r = pgm_mem_region_at(pgm, i);
-        if (r->readonly)
-            continue;
-        if (r->gpa == 0)
-            below4g = r->size;
-        else
-            above4g = r->size;
+    if (e820_build(pgm, map, E820_MAX_ENTRIES, &n) < 0)
+        return modvm_err_set(-E2BIG, "kernel '%s': the memory map has too many entries", name);
+    uint64_t below4g = 0;
+    for (size_t i = 0; i < n; i++) {
+        mb_mmap_entry(mmap + 24 * i, map[i].addr, map[i].size, map[i].type);
+        if (map[i].type == E820_RAM && map[i].addr == EXT_RAM_START)
+            below4g = map[i].addr + map[i].size; /* mem_upper: contiguous RAM from 1 MiB */
     }
-    mb_mmap_entry(mmap + 24 * n++, 0, LOW_RAM_END, 1);
-    mb_mmap_entry(mmap + 24 * n++, LOW_RAM_END, 0x100000 - LOW_RAM_END, 2);
-    if (below4g > EXT_RAM_START)
-        mb_mmap_entry(mmap + 24 * n++, EXT_RAM_START, below4g - EXT_RAM_START, 1);
-    if (above4g)
-        mb_mmap_entry(mmap + 24 * n++, 0x100000000ull, above4g, 1);
     uint32_t mmap_addr = mb_put(area, &cursor, mmap, 24 * n);
     uint32_t cmd_addr = mb_put(area, &cursor, cmdline, strlen(cmdline) + 1);
     uint32_t name_addr = mb_put(area, &cursor, "modvm", 6);

@@ -3,7 +3,9 @@
 ; Sector 0 is an MBR-style boot sector (512 bytes ending in 55 AA) that the BIOS loads at 0000:7C00
 ; with the boot drive in DL. It prints a line through INT 10h AH=0Eh (SeaBIOS's serial console
 ; mirrors the text screen to COM1), reads sector 1 through INT 13h (AH=42h when the BIOS has the
-; extensions, else AH=02h), prints the string it finds there, and ends the VM through the
+; extensions, else AH=02h), prints the string it finds there, checks that the BIOS left its code at
+; F000:0000-FFFF write-protected (SeaBIOS does so through the i440FX PAM0 register once it has shadowed
+; itself), and ends the VM through the
 ; isa-debug-exit port 0xF4: status (0x21 << 1) | 1 = 67 on success, (0x3E << 1) | 1 = 125 when the
 ; read failed. Before exiting it waits three timer ticks: SeaBIOS's serial console buffers its output
 ; and flushes it from the timer interrupt, so text printed just before the exit would be lost.
@@ -65,6 +67,7 @@ start:
 
 .got:   mov si, BUFFER
         call print
+        call check_bios_ro
         mov si, msg_done
         call print
         mov al, EXIT_OK
@@ -82,6 +85,26 @@ exit:   mov dl, al
 .halt:  cli
         hlt
         jmp .halt
+
+; Writes the complement of a byte of the BIOS's F segment and reports whether the write stuck
+; (restoring the byte if it did).
+check_bios_ro:
+        push ds
+        mov ax, 0xf000
+        mov ds, ax
+        mov al, [0xe000]
+        mov ah, al
+        not al
+        mov [0xe000], al
+        mov al, [0xe000]
+        mov [0xe000], ah
+        pop ds
+        mov si, msg_bios_ro
+        cmp al, ah
+        je .report
+        mov si, msg_bios_rw
+.report:
+        jmp print
 
 ; Waits until the BIOS tick counter (0040:006C, 18.2 Hz) has advanced three times.
 settle: sti
@@ -114,6 +137,8 @@ msg_hello:  db "bootsect: hello from sector 0", 13, 10, 0
 msg_lba:    db "bootsect: reading sector 1 (int 13h ah=42h)", 13, 10, 0
 msg_chs:    db "bootsect: reading sector 1 (int 13h ah=02h)", 13, 10, 0
 msg_done:   db "bootsect: done", 13, 10, 0
+msg_bios_ro: db "bootsect: bios area write-protected", 13, 10, 0
+msg_bios_rw: db "bootsect: bios area writable", 13, 10, 0
 msg_fail:   db "bootsect: reading sector 1 failed", 13, 10, 0
 
         times 510 - ($ - $$) db 0

@@ -46,6 +46,7 @@ BOOT_LINES = [
     "bootsect: hello from sector 0",
     "bootsect: reading sector 1 (int 13h ah=42h)",
     "bootsect: sector 1 says hello",
+    "bootsect: bios area write-protected",
     "bootsect: done",
 ]
 ANSI = re.compile(rb"\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])")

@@ -27,10 +27,8 @@
 ; =============================================================================
 %define GUEST_NAME "pci-scan"
 %include "boot.inc"
+%include "pcicfg.inc"
 
-CONFADD         equ 0xCF8
-CONFDATA        equ 0xCFC
-CONFADD_ENABLE  equ 0x80000000
 
 PCI_VENDOR      equ 0x00
 PCI_DEVICE      equ 0x02
@@ -51,108 +49,7 @@ TESTDEV_MEM_BASE equ 0xE0000000     ; below SeaBIOS's PCI window, above RAM
 
 section .text
 
-; --- config access helpers ----------------------------------------------------
-; ebx = bus << 16 | devfn << 8 | register.  Preserve everything but eax.
-
-cfg_select:                         ; CONFADD := enable | ebx (dword aligned)
-    push edx
-    mov eax, ebx
-    and eax, 0x00FFFFFC
-    or eax, CONFADD_ENABLE
-    mov dx, CONFADD
-    out dx, eax
-    pop edx
-    ret
-
-cfg_read32:                         ; eax = dword at ebx
-    push edx
-    call cfg_select
-    mov dx, CONFDATA
-    in eax, dx
-    pop edx
-    ret
-
-cfg_read16:                         ; eax = word at ebx (byte lane ebx & 2)
-    push edx
-    call cfg_select
-    mov edx, ebx
-    and edx, 2
-    add edx, CONFDATA
-    in ax, dx
-    movzx eax, ax
-    pop edx
-    ret
-
-cfg_read8:                          ; eax = byte at ebx (byte lane ebx & 3)
-    push edx
-    call cfg_select
-    mov edx, ebx
-    and edx, 3
-    add edx, CONFDATA
-    in al, dx
-    movzx eax, al
-    pop edx
-    ret
-
-cfg_write32:                        ; dword at ebx := ecx
-    push eax
-    push edx
-    call cfg_select
-    mov dx, CONFDATA
-    mov eax, ecx
-    out dx, eax
-    pop edx
-    pop eax
-    ret
-
-cfg_write16:                        ; word at ebx := cx
-    push eax
-    push edx
-    call cfg_select
-    mov edx, ebx
-    and edx, 2
-    add edx, CONFDATA
-    mov eax, ecx
-    out dx, ax
-    pop edx
-    pop eax
-    ret
-
-cfg_write8:                         ; byte at ebx := cl
-    push eax
-    push edx
-    call cfg_select
-    mov edx, ebx
-    and edx, 3
-    add edx, CONFDATA
-    mov eax, ecx
-    out dx, al
-    pop edx
-    pop eax
-    ret
-
 ; --- output helpers -------------------------------------------------------------
-
-put_hex_n:                          ; eax = value, ecx = digits (1-8), zero-padded
-    pushad
-    mov edx, eax
-    mov ebx, 8
-    sub ebx, ecx
-    shl ebx, 2
-    push ecx
-    mov ecx, ebx
-    shl edx, cl                     ; drop the digits not printed
-    pop ecx
-.digit:
-    rol edx, 4
-    mov eax, edx
-    and eax, 0x0F
-    mov al, [hex_digits + eax]
-    call serial_putc
-    dec ecx
-    jnz .digit
-    popad
-    ret
 
 put_bdf:                            ; "pci: 00:SS.F" for devfn in [cur_devfn]
     push eax
@@ -161,13 +58,13 @@ put_bdf:                            ; "pci: 00:SS.F" for devfn in [cur_devfn]
     mov eax, [cur_devfn]
     shr eax, 3
     mov ecx, 2
-    call put_hex_n
+    call serial_put_hex_n
     mov al, '.'
     call serial_putc
     mov eax, [cur_devfn]
     and eax, 7
     mov ecx, 1
-    call put_hex_n
+    call serial_put_hex_n
     pop ecx
     pop eax
     ret
@@ -305,7 +202,7 @@ print_bar:
     call serial_put_hex
     pop eax
     mov ecx, 8
-    call put_hex_n
+    call serial_put_hex_n
     jmp .eol
 .low_only:
     call serial_put_hex
@@ -343,24 +240,24 @@ probe_function:
     call serial_putc
     mov eax, esi
     mov ecx, 4
-    call put_hex_n
+    call serial_put_hex_n
     mov al, ':'
     call serial_putc
     or ebx, PCI_DEVICE
     call cfg_read16                 ; byte lane 2
     mov edi, eax
     mov ecx, 4
-    call put_hex_n
+    call serial_put_hex_n
     PUTS " class "
     and ebx, ~0xFF
     or ebx, PCI_CLASS
     call cfg_read8                  ; byte lane 3
     mov ecx, 2
-    call put_hex_n
+    call serial_put_hex_n
     and ebx, ~0xFF
     or ebx, PCI_SUBCLASS
     call cfg_read8                  ; byte lane 2
-    call put_hex_n
+    call serial_put_hex_n
     call serial_newline
     ; remember the functions the later checks need
     shl edi, 16
@@ -567,7 +464,7 @@ check_pirq:
     call serial_putc
     call cfg_read8
     mov ecx, 2
-    call put_hex_n
+    call serial_put_hex_n
     inc ebx
     dec esi
     jnz .show

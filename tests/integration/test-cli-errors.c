@@ -58,6 +58,7 @@ static const struct err_case err_cases[] = {
     {"device: port conflict with COM1", true,
      {"run", "--kernel", "@GUEST", "--device", "debug-exit,iobase=0x3f8"}, "0x3f8"},
     /* machine options */
+    {"--machine unknown", false, {"run", "--kernel", "@GUEST", "--machine", "vax"}, "'vax'"},
     {"--cpus 0", false, {"run", "--kernel", "@GUEST", "--cpus", "0"}, "--cpus"},
     {"--cpus 65", false, {"run", "--kernel", "@GUEST", "--cpus", "65"}, "--cpus"},
     {"--cpus abc", false, {"run", "--kernel", "@GUEST", "--cpus", "abc"}, "--cpus"},
@@ -339,6 +340,23 @@ static void test_list_plugins(void **state)
     proc_result_free(&r);
 }
 
+/* `modvm list machines`: each type with its devices, as --machine takes them. */
+static void test_list_machines(void **state)
+{
+    (void)state;
+    struct proc_result r = run((const char *const[]){"list", "machines", NULL});
+    expect_success("modvm list machines", &r, true);
+    if (!strstr(r.out, "\npc ") && strncmp(r.out, "pc ", 3) != 0) {
+        print_message("modvm list machines does not list 'pc'\n");
+        fail();
+    }
+    if (!strstr(r.out, "devices: i440fx piix3 rtc i8042 port92 fw-cfg acpi\n") || !strstr(r.out, "\nnone ")) {
+        itest_dump("modvm list machines", &r);
+        fail();
+    }
+    proc_result_free(&r);
+}
+
 static void test_doctor(void **state)
 {
     (void)state;
@@ -361,13 +379,14 @@ static void test_doctor(void **state)
 int main(void)
 {
     enum { NCASES = sizeof(err_cases) / sizeof(err_cases[0]) };
-    static struct CMUnitTest tests[NCASES + 4];
+    static struct CMUnitTest tests[NCASES + 5];
     size_t n = 0;
     for (size_t i = 0; i < NCASES; i++)
         tests[n++] = (struct CMUnitTest){err_cases[i].name, test_error, NULL, NULL, (void *)&err_cases[i]};
     tests[n++] = (struct CMUnitTest){"modvm --version", test_version, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"modvm --help, run --help", test_help, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"modvm list plugins [-v]", test_list_plugins, NULL, NULL, NULL};
+    tests[n++] = (struct CMUnitTest){"modvm list machines", test_list_machines, NULL, NULL, NULL};
     tests[n++] = (struct CMUnitTest){"modvm doctor", test_doctor, NULL, NULL, NULL};
     return _cmocka_run_group_tests("cli-errors", tests, n, group_setup, group_teardown);
 }

@@ -3,7 +3,9 @@
  * pci-testdev plugin (tests/integration/pci-testdev.c, a look-alike of QEMU's pci-testdev), checked
  * line by line; then, with qemu-system-x86_64 on PATH, the same guest under QEMU -M pc with QEMU's
  * pci-testdev in slot 2, whose lines must contain modvm's in the same order (QEMU's PC also has the
- * PIIX IDE and PM functions at 00:01.1 and 00:01.3, which modvm does not model).
+ * PIIX IDE and PM functions at 00:01.1 and 00:01.3, which modvm does not model). Also the pam guest
+ * (tests/guest/pam.asm): the i440fx's PAM registers switching the 0xC0000-0xFFFFF shadow window, and
+ * cf9-reset (tests/guest/cf9-reset.asm): the reset control register at port 0xCF9.
  *
  * Environment (set by meson): MODVM, GUEST_DIR, GUEST_RUNNER, PCI_TESTDEV_DIR (where the test plugin
  * is built). Needs /dev/kvm (skips without). */
@@ -37,10 +39,10 @@
 #define LINE_PIRQ "pci-scan: pirq 0a 0a 0b 0b"
 #define LINE_PIRQ_RW "pci-scan: pirq read back ok"
 
-/* `modvm run` of pci-scan with `extra` options after the kernel and debug-exit. */
-static struct proc_result run_modvm(const char *const *extra)
+/* `modvm run` of `guest` with `extra` options after the kernel and debug-exit. */
+static struct proc_result run_guest(const char *guest, const char *const *extra)
 {
-    const char *argv[24] = {itest_modvm(), "run", "--kernel", itest_guest("pci-scan"), "--device", "debug-exit"};
+    const char *argv[24] = {itest_modvm(), "run", "--kernel", itest_guest(guest), "--device", "debug-exit"};
     size_t n = 6;
     for (; *extra && n < 23; extra++)
         argv[n++] = *extra;
@@ -75,21 +77,26 @@ static void test_host_bridge_only(void **state)
     ITEST_REQUIRE_KVM();
     static const char *const extra[] = {"--device", "i440fx", NULL};
     static const char *const lines[] = {LINE_LATCH, LINE_HOST, LINE_EMPTY, "pci-scan: 1 functions", NULL};
-    struct proc_result r = run_modvm(extra);
+    struct proc_result r = run_guest("pci-scan", extra);
     check_run("modvm i440fx", &r, 2 * 1 + 1, lines);
     proc_result_free(&r);
 }
 
-/* The acceptance run of the brief: i440fx + piix3 + debug-exit. */
+/* The acceptance run of the brief: i440fx + piix3 + debug-exit; then the same bus from the PC
+ * machine type (--machine pc: the bridges plus the ISA devices, fw-cfg and ACPI, none on PCI). */
 static void test_pc_bridges(void **state)
 {
     (void)state;
     ITEST_REQUIRE_KVM();
     static const char *const extra[] = {"--device", "i440fx", "--device", "piix3", NULL};
+    static const char *const machine[] = {"--machine", "pc", NULL};
     static const char *const lines[] = {LINE_LATCH, LINE_HOST,    LINE_ISA,           LINE_EMPTY,
                                         LINE_PIRQ,  LINE_PIRQ_RW, "pci-scan: 2 functions", NULL};
-    struct proc_result r = run_modvm(extra);
+    struct proc_result r = run_guest("pci-scan", extra);
     check_run("modvm i440fx+piix3", &r, 2 * 2 + 1, lines);
+    proc_result_free(&r);
+    r = run_guest("pci-scan", machine);
+    check_run("modvm --machine pc", &r, 2 * 2 + 1, lines);
     proc_result_free(&r);
 }
 
@@ -132,7 +139,7 @@ static void test_with_testdev(void **state)
         lines[n] = testdev_lines[n];
     lines[n++] = "pci-scan: 3 functions";
     lines[n] = NULL;
-    struct proc_result r = run_modvm(extra);
+    struct proc_result r = run_guest("pci-scan", extra);
     check_run("modvm with pci-testdev", &r, 2 * 3 + 1, lines);
     proc_result_free(&r);
 
@@ -154,12 +161,58 @@ static void test_with_testdev(void **state)
     assert_true(ok);
 }
 
+/* The i440FX PAM registers switch the shadow window (tests/guest/pam.asm): power-on values of a
+ * direct boot, every mode on one segment with its neighbour untouched, code in a read-only segment,
+ * PAM0's 64 KiB segment. modvm only (SeaBIOS leaves other PAM values under QEMU). */
+static void test_pam_shadow(void **state)
+{
+    (void)state;
+    ITEST_REQUIRE_KVM();
+    static const char *const extra[] = {"--device", "i440fx", NULL};
+    static const char *const lines[] = {"pam: power-on 30 33 33 33 33 33 33", "pam: read-only drops writes",
+                                        "pam: disabled reads the pci side", "pam: write-only writes ram",
+                                        "pam: code runs from read-only shadow", "pam: f segment switches",
+                                        "pam: done", NULL};
+    struct proc_result r = run_guest("pam", extra);
+    check_run("modvm pam", &r, 2 * 1 + 1, lines);
+    proc_result_free(&r);
+}
+
+/* Port 0xCF9 (tests/guest/cf9-reset.asm): RC reads back SRST, RCPU resets the VM, which
+ * --no-reboot turns into a clean exit (status 0); the same under QEMU when it is installed. */
+static void test_cf9_reset(void **state)
+{
+    (void)state;
+    ITEST_REQUIRE_KVM();
+    static const char *const extra[] = {"--device", "i440fx", "--no-reboot", NULL};
+    static const char *const lines[] = {"cf9-reset: rc 00", "cf9-reset: rc 02", "cf9-reset: resetting", NULL};
+    struct proc_result r = run_guest("cf9-reset", extra);
+    check_run("modvm cf9-reset", &r, 0, lines);
+    proc_result_free(&r);
+
+    if (!itest_have_qemu()) {
+        print_message("note: qemu-system-x86_64 not on PATH, no QEMU comparison\n");
+        return;
+    }
+    const char *argv[] = {"sh", itest_qemu_runner(), itest_guest("cf9-reset"), "-M", "pc", "-no-reboot", NULL};
+    static const char *const env[] = {"QEMU_TIMEOUT=80", NULL};
+    struct proc_result q;
+    assert_int_equal(proc_run(&(struct proc_opts){.argv = argv, .env = env, .timeout_ms = QEMU_TIMEOUT_MS}, &q), 0);
+    bool ok = q.exited && q.status == 0 && lines_in_order(q.out, lines);
+    if (!ok)
+        itest_dump("qemu cf9-reset", &q);
+    proc_result_free(&q);
+    assert_true(ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_host_bridge_only),
         cmocka_unit_test(test_pc_bridges),
         cmocka_unit_test(test_with_testdev),
+        cmocka_unit_test(test_pam_shadow),
+        cmocka_unit_test(test_cf9_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,10 +28,14 @@
 
 #include <modvm/cfg.h>
 #include <modvm/drv.h>
+#include <modvm/fw.h>
+#include <modvm/pci.h>
 #include <modvm/pdm.h>
 #include <modvm/plugin.h>
+#include <modvm/shadow.h>
 #include <modvm/ssm.h>
 #include <modvm/ui.h>
+#include <modvm/virtio.h>
 
 #define ABI_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -291,6 +295,120 @@ static const struct abi_field uireg_fields[] = {
     FIELD(modvm_uireg, version_end, 128, 4),
 };
 
+/* PCI (pci.h, a core interface since SDK 1.1): pinned as PCI 1.0 first shipped. */
+static const struct abi_field pci_func_fields[] = {
+    FIELD(modvm_pci_func, version, 0, 4),
+    FIELD(modvm_pci_func, flags, 4, 4),
+    FIELD(modvm_pci_func, vendor_id, 8, 2),
+    FIELD(modvm_pci_func, device_id, 10, 2),
+    FIELD(modvm_pci_func, subsystem_vendor_id, 12, 2),
+    FIELD(modvm_pci_func, subsystem_id, 14, 2),
+    FIELD(modvm_pci_func, revision, 16, 1),
+    FIELD(modvm_pci_func, prog_if, 17, 1),
+    FIELD(modvm_pci_func, subclass, 18, 1),
+    FIELD(modvm_pci_func, class_code, 19, 1),
+    FIELD(modvm_pci_func, header_type, 20, 1),
+    FIELD(modvm_pci_func, interrupt_pin, 21, 1),
+    FIELD(modvm_pci_func, reserved1, 22, 2),
+    FIELD(modvm_pci_func, devfn, 24, 4),
+    FIELD(modvm_pci_func, reserved2, 28, 4),
+    FIELD(modvm_pci_func, config_read, 32, 8),
+    FIELD(modvm_pci_func, config_write, 40, 8),
+    RESERVED(modvm_pci_func, reserved, 48, 32),
+};
+
+static const struct abi_field pci_hlp_fields[] = {
+    FIELD(modvm_pci_hlp, version, 0, 4),
+    FIELD(modvm_pci_hlp, reserved0, 4, 4),
+    FIELD(modvm_pci_hlp, func_register, 8, 8),
+    FIELD(modvm_pci_hlp, bar_register, 16, 8),
+    FIELD(modvm_pci_hlp, config_init, 24, 8),
+    FIELD(modvm_pci_hlp, config_get, 32, 8),
+    FIELD(modvm_pci_hlp, cap_add, 40, 8),
+    FIELD(modvm_pci_hlp, msix_init, 48, 8),
+    FIELD(modvm_pci_hlp, msix_notify, 56, 8),
+    FIELD(modvm_pci_hlp, msix_enabled, 64, 8),
+    FIELD(modvm_pci_hlp, intx_set, 72, 8),
+    FIELD(modvm_pci_hlp, config_read, 80, 8),
+    FIELD(modvm_pci_hlp, config_write, 88, 8),
+    FIELD(modvm_pci_hlp, intx_router_set, 96, 8),
+    FIELD(modvm_pci_hlp, intx_routing_changed, 104, 8),
+    FIELD(modvm_pci_hlp, msi_init, 112, 8), /* PCI 1.1: the first four reserved slots */
+    FIELD(modvm_pci_hlp, msi_notify, 120, 8),
+    FIELD(modvm_pci_hlp, msi_enabled, 128, 8),
+    FIELD(modvm_pci_hlp, rom_register, 136, 8),
+    RESERVED(modvm_pci_hlp, reserved, 112, 64),
+};
+
+static const struct abi_field fw_hlp_fields[] = {
+FIELD(modvm_fw_hlp, version, 0, 4),
+    FIELD(modvm_fw_hlp, reserved0, 4, 4),
+    FIELD(modvm_fw_hlp, file_add, 8, 8),
+    FIELD(modvm_fw_hlp, file_get, 16, 8),
+    FIELD(modvm_fw_hlp, file_at, 24, 8),
+    RESERVED(modvm_fw_hlp, reserved, 32, 64),
+};
+
+static const struct abi_field shadow_hlp_fields[] = {
+    FIELD(modvm_shadow_hlp, version, 0, 4),
+    FIELD(modvm_shadow_hlp, reserved0, 4, 4),
+    FIELD(modvm_shadow_hlp, set, 8, 8),
+    FIELD(modvm_shadow_hlp, get, 16, 8),
+    RESERVED(modvm_shadow_hlp, reserved, 24, 48),
+};
+
+static const struct abi_field virtio_buf_fields[] = {
+    FIELD(modvm_virtio_buf, gpa, 0, 8),
+    FIELD(modvm_virtio_buf, len, 8, 4),
+    FIELD(modvm_virtio_buf, reserved0, 12, 4),
+};
+
+static const struct abi_field virtio_chain_fields[] = {
+    FIELD(modvm_virtio_chain, head, 0, 2),
+    FIELD(modvm_virtio_chain, nout, 2, 2),
+    FIELD(modvm_virtio_chain, nin, 4, 2),
+    FIELD(modvm_virtio_chain, reserved0, 6, 2),
+    FIELD(modvm_virtio_chain, max_bufs, 8, 4),
+    FIELD(modvm_virtio_chain, reserved1, 12, 4),
+    FIELD(modvm_virtio_chain, out_len, 16, 8),
+    FIELD(modvm_virtio_chain, in_len, 24, 8),
+    FIELD(modvm_virtio_chain, bufs, 32, 8),
+};
+
+static const struct abi_field virtio_dev_fields[] = {
+    FIELD(modvm_virtio_dev, version, 0, 4),
+    FIELD(modvm_virtio_dev, device_type, 4, 2),
+    FIELD(modvm_virtio_dev, num_queues, 6, 2),
+    FIELD(modvm_virtio_dev, queue_max_size, 8, 2),
+    FIELD(modvm_virtio_dev, reserved0, 10, 2),
+    FIELD(modvm_virtio_dev, config_size, 12, 4),
+    FIELD(modvm_virtio_dev, device_features, 16, 8),
+    FIELD(modvm_virtio_dev, devfn, 24, 4),
+    FIELD(modvm_virtio_dev, reserved1, 28, 4),
+    FIELD(modvm_virtio_dev, config_read, 32, 8),
+    FIELD(modvm_virtio_dev, config_write, 40, 8),
+    FIELD(modvm_virtio_dev, queue_notify, 48, 8),
+    FIELD(modvm_virtio_dev, status_changed, 56, 8),
+    RESERVED(modvm_virtio_dev, reserved, 64, 32),
+};
+
+static const struct abi_field virtio_hlp_fields[] = {
+    FIELD(modvm_virtio_hlp, version, 0, 4),
+    FIELD(modvm_virtio_hlp, reserved0, 4, 4),
+    FIELD(modvm_virtio_hlp, device_register, 8, 8),
+    FIELD(modvm_virtio_hlp, queue_pop, 16, 8),
+    FIELD(modvm_virtio_hlp, queue_push, 24, 8),
+    FIELD(modvm_virtio_hlp, queue_notify_guest, 32, 8),
+    FIELD(modvm_virtio_hlp, chain_read, 40, 8),
+    FIELD(modvm_virtio_hlp, chain_write, 48, 8),
+    FIELD(modvm_virtio_hlp, features, 56, 8),
+    FIELD(modvm_virtio_hlp, config_changed, 64, 8),
+    FIELD(modvm_virtio_hlp, needs_reset, 72, 8),
+    FIELD(modvm_virtio_hlp, device_reset, 80, 8),
+    FIELD(modvm_virtio_hlp, device_unregister, 88, 8),
+    RESERVED(modvm_virtio_hlp, reserved, 96, 48),
+};
+
 static const struct abi_struct abi_structs[] = {
     STRUCT(modvm_plugin_desc, MODVM_PLUGIN_DESC_VERSION, false, 104, 8, plugin_desc_fields),
     STRUCT(modvm_registrar, MODVM_REGISTRAR_VERSION, false, 104, 8, registrar_fields),
@@ -308,6 +426,14 @@ static const struct abi_struct abi_structs[] = {
     STRUCT(modvm_ui_hlp, MODVM_UI_HLP_VERSION, false, 208, 8, ui_hlp_fields),
     STRUCT(modvm_ui, MODVM_UI_VERSION, true, 40, 8, ui_fields),
     STRUCT(modvm_uireg, MODVM_UIREG_VERSION, false, 136, 8, uireg_fields),
+    STRUCT(modvm_pci_func, MODVM_PCI_FUNC_VERSION, false, 80, 8, pci_func_fields),
+    STRUCT(modvm_pci_hlp, MODVM_PCI_HLP_VERSION, false, 176, 8, pci_hlp_fields),
+    STRUCT(modvm_fw_hlp, MODVM_FW_HLP_VERSION, false, 96, 8, fw_hlp_fields),
+    STRUCT(modvm_shadow_hlp, MODVM_SHADOW_HLP_VERSION, false, 72, 8, shadow_hlp_fields),
+    STRUCT(modvm_virtio_buf, 0, false, 16, 8, virtio_buf_fields),
+    STRUCT(modvm_virtio_chain, 0, false, 40, 8, virtio_chain_fields),
+    STRUCT(modvm_virtio_dev, MODVM_VIRTIO_DEV_VERSION, false, 96, 8, virtio_dev_fields),
+    STRUCT(modvm_virtio_hlp, MODVM_VIRTIO_HLP_VERSION, false, 144, 8, virtio_hlp_fields),
 };
 #endif /* x86-64 */
 
@@ -393,6 +519,12 @@ static const struct abi_version_pin abi_versions[] = {
     VERSION_PIN(MODVM_UI_HLP_VERSION, 0xd7900100u),
     VERSION_PIN(MODVM_UI_VERSION, 0xd7a00100u),
     VERSION_PIN(MODVM_UIREG_VERSION, 0xd7b00100u),
+    VERSION_PIN(MODVM_PCI_FUNC_VERSION, 0xd7d10100u),
+    VERSION_PIN(MODVM_PCI_HLP_VERSION, 0xd7d00100u),
+    VERSION_PIN(MODVM_FW_HLP_VERSION, 0xd7f00100u),
+    VERSION_PIN(MODVM_SHADOW_HLP_VERSION, 0xd7e00100u),
+    VERSION_PIN(MODVM_VIRTIO_HLP_VERSION, 0xd7c10100u),
+    VERSION_PIN(MODVM_VIRTIO_DEV_VERSION, 0xd7c20100u),
 };
 
 /* The ABI is 1.x, and the descriptor's version word carries it. */
@@ -609,6 +741,67 @@ static void test_callback_types(void **state)
     assert_true(ABI_SAME_TYPE(port.receive, void (*)(void *, const uint8_t *, size_t)));
     assert_true(ABI_SAME_TYPE(conn.write, size_t (*)(struct modvm_drv *, const uint8_t *, size_t)));
     assert_true(ABI_SAME_TYPE(conn.receive_ready, void (*)(struct modvm_drv *)));
+    assert_true(ABI_SAME_TYPE((modvm_pci_config_write_fn)0,
+                              void (*)(struct modvm_dev *, void *, uint32_t, uint32_t, unsigned)));
+    assert_true(ABI_SAME_TYPE((modvm_pci_config_read_fn)0,
+                              uint32_t (*)(struct modvm_dev *, void *, uint32_t, unsigned, uint32_t)));
+    assert_true(ABI_SAME_TYPE((modvm_pci_intx_route_fn)0, int (*)(void *, uint8_t, uint8_t)));
+}
+
+/* ---- PCI: flags and the detection of an older core's table ---------------------------------------- */
+
+static void test_pci_values(void **state)
+{
+    (void)state;
+    assert_string_equal(MODVM_IFACE_PCI, "modvm.pci.1");
+    assert_int_equal(MODVM_PCI_HLP_VERSION_1_0, 0xd7d00100u);
+    assert_int_equal(MODVM_PCI_BAR_IO, 0x1);
+    assert_int_equal(MODVM_PCI_BAR_MEM32, 0x2);
+    assert_int_equal(MODVM_PCI_BAR_MEM64, 0x4);
+    assert_int_equal(MODVM_PCI_BAR_PREFETCH, 0x8);
+    assert_int_equal(MODVM_PCI_F_EXPRESS, 0x1);
+    assert_int_equal(MODVM_PCI_F_MULTIFUNCTION, 0x2);
+    assert_int_equal(MODVM_PCI_MSI_64BIT, 0x1);
+    assert_int_equal(MODVM_PCI_MSI_MASKABLE, 0x2);
+}
+
+/* A core that offers one PCI table, by the rule of pdm/interfaces.c: the table is returned when it is
+ * at least the version asked for. */
+static struct modvm_pci_hlp fake_core_pci;
+
+static const void *fake_core_interface(struct modvm_dev *dev, const char *name, uint32_t min_version)
+{
+    (void)dev;
+    if (strcmp(name, MODVM_IFACE_PCI) != 0 || !MODVM_VERSION_ARE_COMPATIBLE(fake_core_pci.version, min_version))
+        return NULL;
+    return &fake_core_pci;
+}
+
+/* A plugin built against PCI 1.1 still finds a 1.0 core's table through modvm_pci_hlp() and sees that
+ * the 1.1 fields are missing; a plugin built against 1.0 (asking for 1.0) gets a 1.1 core's table. */
+static void test_pci_version_detection(void **state)
+{
+    (void)state;
+    static const struct modvm_dev_hlp hlp = {.version = MODVM_DEV_HLP_VERSION,
+                                             .core_interface = fake_core_interface,
+                                             .version_end = MODVM_DEV_HLP_VERSION};
+    struct modvm_dev dev = {.version = MODVM_DEV_VERSION, .hlp = &hlp};
+
+    fake_core_pci.version = MODVM_VERSION_MAKE(0xd7d0, 1, 0); /* an older core */
+    const struct modvm_pci_hlp *p = modvm_pci_hlp(&dev);
+    assert_ptr_equal(p, &fake_core_pci);
+    assert_true(modvm_pci_hlp_since(p, 0));
+    assert_false(modvm_pci_hlp_since(p, 1));
+    assert_null(modvm_dev_core_interface(&dev, MODVM_IFACE_PCI, MODVM_PCI_HLP_VERSION)); /* 1.1 required */
+
+    fake_core_pci.version = MODVM_PCI_HLP_VERSION; /* this SDK's core */
+    p = modvm_pci_hlp(&dev);
+    assert_true(modvm_pci_hlp_since(p, 1));
+    assert_ptr_equal(modvm_dev_core_interface(&dev, MODVM_IFACE_PCI, MODVM_VERSION_MAKE(0xd7d0, 1, 0)), p);
+
+    fake_core_pci.version = MODVM_VERSION_MAKE(0xd7d0, 2, 0); /* another major: not PCI 1.x */
+    assert_null(modvm_pci_hlp(&dev));
+    assert_false(modvm_pci_hlp_since(NULL, 0));
 }
 
 int main(void)
@@ -621,6 +814,8 @@ int main(void)
         cmocka_unit_test(test_version_compatible),
         cmocka_unit_test(test_enum_values),
         cmocka_unit_test(test_callback_types),
+        cmocka_unit_test(test_pci_values),
+        cmocka_unit_test(test_pci_version_detection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

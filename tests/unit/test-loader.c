@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,12 +106,39 @@ static void elf_loads_and_mbi_is_right(void **state)
     assert_string_equal((const char *)ram + get32(mbi + 16), "t.elf exit=5");
     assert_string_equal((const char *)ram + get32(mbi + 64), "modvm");
     uint32_t mmap_len = get32(mbi + 44), mmap = get32(mbi + 48);
-    assert_int_equal(mmap_len, 3 * 24);
-    const uint8_t *e = ram + mmap + 2 * 24; /* the RAM above 1 MiB */
+    /* the e820 map: RAM below the EBDA, the EBDA, the BIOS, RAM from 1 MiB */
+    assert_int_equal(mmap_len, 4 * 24);
+    assert_int_equal(get32(ram + mmap + 24 + 4), 0x9fc00);
+    assert_int_equal(get32(ram + mmap + 24 + 20), 2);
+    const uint8_t *e = ram + mmap + 3 * 24; /* the RAM above 1 MiB */
     assert_int_equal(get32(e), 20);
     assert_int_equal(get32(e + 4), 0x100000);
     assert_int_equal(get32(e + 12), RAM - 0x100000);
     assert_int_equal(get32(e + 20), 1);
+    pgm_destroy(pgm);
+}
+
+/* The ACPI tables a direct boot gets (pgm_set_acpi_area) are ACPI memory in the map, and a kernel
+ * loading over them is refused. */
+static void acpi_area_is_mapped_and_kept_free(void **state)
+{
+    (void)state;
+    static uint8_t img[0x2000];
+    size_t len = make_elf(img, sizeof(img));
+    struct pgm *pgm = new_pgm();
+    struct boot_state bs;
+    pgm_set_acpi_area(pgm, 0x202000, 0x210000, 0xe0000);
+    assert_int_equal(loader_multiboot(pgm, "t.elf", img, len, "", &bs), -ENOMEM);
+    assert_non_null(strstr(modvm_err_get(), "ACPI tables"));
+    pgm_set_acpi_area(pgm, RAM - 0x10000, RAM, 0xe0000);
+    assert_int_equal(loader_multiboot(pgm, "t.elf", img, len, "", &bs), 0);
+    const uint8_t *ram = pgm_phys_ptr(pgm, 0, RAM), *mbi = ram + bs.rbx;
+    uint32_t mmap_len = get32(mbi + 44), mmap = get32(mbi + 48);
+    bool found = false;
+    for (uint32_t off = 0; off < mmap_len; off += 24)
+        found |= get32(ram + mmap + off + 4) == RAM - 0x10000 && get32(ram + mmap + off + 12) == 0x10000 &&
+                 get32(ram + mmap + off + 20) == 3;
+    assert_true(found);
     pgm_destroy(pgm);
 }
 
@@ -226,7 +254,8 @@ static void flat_loader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(elf_loads_and_mbi_is_right), cmocka_unit_test(aout_kludge_loads),
+        cmocka_unit_test(elf_loads_and_mbi_is_right),
+        cmocka_unit_test(acpi_area_is_mapped_and_kept_free), cmocka_unit_test(aout_kludge_loads),
         cmocka_unit_test(bad_images_are_refused),     cmocka_unit_test(hostile_images_never_crash),
         cmocka_unit_test(flat_loader),
     };

@@ -10,8 +10,14 @@
  * The ports:
  *   0CF8h CONFADD — only a dword access reaches it: a dword write latches bit 31 (enable), bits 23:16
  *         (bus), 15:11 (device), 10:8 (function), 7:2 (register); reserved bits 30:24 and 1:0 read 0.
- *         A byte or word access to 0CF8h-0CFBh is not CONFADD (the chip passes it on to the bus,
- *         where nothing answers): reads return all ones, writes are dropped.
+ *         A byte or word access to 0CF8h-0CFBh is not CONFADD: the chip passes it on to the bus,
+ *         where the PIIX3 answers a byte at 0CF9h (below) and nothing else does: reads return all
+ *         ones, writes are dropped.
+ *   0CF9h RC, the reset control register of the PIIX3 (82371SB datasheet §4.1.16, 8-bit): bit 1
+ *         SRST (hard/soft reset type, read back), bit 2 RCPU (writing 1 resets the system: in modvm a
+ *         full VM reset, as with either type on a PC), other bits reserved (0). It is decoded here
+ *         because modvm's port map gives 0CF8h-0CFBh to one device, the host bridge's CONFADD;
+ *         SeaBIOS's and Linux's "PCI reset" (reboot=pci) and QEMU's FADT reset register use it.
  *   0CFCh-0CFFh CONFDATA — with CONFADD's enable bit set, a 1-, 2- or 4-byte access at byte lane n
  *         is a config cycle to register (CONFADD[7:2] << 2) + n of bus/device/function, forwarded to
  *         the core's PCI bus (modvm_pci_hlp.config_read/config_write); with it clear, reads return
@@ -22,13 +28,15 @@
  * (D_OPEN, D_CLS, D_LCK, G_SMRAME writable; C_BASE_SEG hardwired to 010b, the A0000h segment; once
  * D_LCK is set, D_OPEN clears and only D_CLS stays writable until reset).
  *
- * Deviation: modvm's legacy BIOS area (0C0000h-0FFFFFh) is always RAM holding a copy of the firmware,
- * and there is no SMM (so no SMRAM to open or close). PAM and SMRAM writes are recorded and read back
- * as on the chip, but they remap no memory: firmware that "shadows" itself by copying into RAM and
- * write-protecting it sees the copy succeed and the write protection not happen.
+ * PAM fields switch the 16 KiB segments of 0C0000h-0FFFFFh (0F0000h-0FFFFFh as one 64 KiB field)
+ * between DRAM and the PCI side through the core's shadow window (modvm/shadow.h): bit 0 (RE) sends
+ * reads to DRAM, bit 1 (WE) writes — the core's MODVM_SHADOW_READ/WRITE bits. The registers start as
+ * the core put the window at power-on and reset (00h for a firmware boot, as the datasheet says; 33h
+ * when modvm boots a kernel itself and so plays the firmware that opened the area). Deviation: there
+ * is no SMM (so no SMRAM to open or close); SMRAM writes are recorded and read back as on the chip.
  *
  * Threads and locks: the port handlers run on vCPU threads with this device's lock held; a config
- * cycle to another device's function takes that device's lock inside ours (pci.c documents the
+ * cycle to another device's function takes that device's lock inside ours (pdm/pci-bus.c documents the
  * order: host bridge → target device, never the reverse). */
 #include <errno.h>
 #include <stdbool.h>
@@ -38,6 +46,7 @@
 #include <modvm/pci.h>
 #include <modvm/pdm.h>
 #include <modvm/plugin.h>
+#include <modvm/shadow.h>
 
 #define I440FX_CONFADD_PORT 0xcf8u
 #define I440FX_CONFDATA_PORT 0xcfcu
@@ -45,6 +54,9 @@
 
 #define I440FX_CONFADD_ENABLE 0x80000000u
 #define I440FX_CONFADD_MASK 0x80fffffcu /* bits 30:24 and 1:0 are reserved and read 0 */
+#define I440FX_RC_OFFSET 1u              /* 0CF9h within the CONFADD range */
+#define I440FX_RC_SRST 0x02u
+#define I440FX_RC_RCPU 0x04u
 
 #define I440FX_VENDOR_ID 0x8086u
 #define I440FX_DEVICE_ID 0x1237u
@@ -69,28 +81,41 @@
 struct i440fx_state {
     struct modvm_dev *dev;
     const struct modvm_pci_hlp *pci;
+    const struct modvm_shadow_hlp *shadow; /* NULL on a core without the window: PAM only recorded */
     modvm_pci_handle func;
     uint32_t confadd; /* the latched CONFADD, reserved bits clear */
+    uint8_t rc;       /* 0CF9h: the reset type bit SRST */
     modvm_pio_handle confadd_pio, confdata_pio;
 };
 
 /* ---- 0CF8h CONFADD ------------------------------------------------------------------------------- */
 
-/* Port read handler (modvm_pio_ops.in) of 0CF8h-0CFBh: only a dword read at 0CF8h is CONFADD. */
+/* Port read handler (modvm_pio_ops.in) of 0CF8h-0CFBh: a dword read at 0CF8h is CONFADD, a byte
+ * read at 0CF9h RC. */
 static uint32_t i440fx_confadd_in(struct modvm_dev *dev, void *user, uint16_t offset, unsigned size)
 {
     struct i440fx_state *s = user;
     (void)dev;
+    if (offset == I440FX_RC_OFFSET && size == 1)
+        return s->rc;
     return (offset == 0 && size == 4) ? s->confadd : 0xffffffffu;
 }
 
-/* Port write handler (modvm_pio_ops.out) of 0CF8h-0CFBh: only a dword write at 0CF8h latches. */
+/* Port write handler (modvm_pio_ops.out) of 0CF8h-0CFBh: a dword write at 0CF8h latches CONFADD; a
+ * byte write at 0CF9h sets RC, and RCPU resets the VM. */
 static void i440fx_confadd_out(struct modvm_dev *dev, void *user, uint16_t offset, uint32_t value, unsigned size)
 {
     struct i440fx_state *s = user;
-    (void)dev;
-    if (offset == 0 && size == 4)
+    if (offset == I440FX_RC_OFFSET && size == 1) {
+        s->rc = (uint8_t)(value & I440FX_RC_SRST);
+        if (value & I440FX_RC_RCPU) {
+            modvm_dev_log(dev, MODVM_LOG_INFO, "%s reset through port 0xcf9",
+                          (value & I440FX_RC_SRST) ? "hard" : "soft");
+            (void)modvm_dev_vm_request(dev, MODVM_VM_REQ_RESET, 0);
+        }
+    } else if (offset == 0 && size == 4) {
         s->confadd = value & I440FX_CONFADD_MASK;
+    }
 }
 
 static const struct modvm_pio_ops i440fx_confadd_ops = {
@@ -145,24 +170,68 @@ static const struct modvm_pio_ops i440fx_confdata_ops = {
 
 /* ---- function 00.0 ------------------------------------------------------------------------------- */
 
-/* Puts PAM0-6 and SMRAM at their power-on values (datasheet: 00h, and SMRAM 02h) and masks. */
+/* The segments one PAM field switches: register PAM0 + reg, bits 1:0 (lo) or 5:4 (hi). */
+static void i440fx_pam_field(unsigned reg, bool hi, uint32_t *base, uint32_t *size)
+{
+    if (reg == 0) { /* PAM0 bits 5:4: 0F0000h-0FFFFFh */
+        *base = 0xf0000u;
+        *size = 0x10000u;
+    } else { /* PAM1-6: 0C0000h + 32 KiB per register, 16 KiB per field */
+        *base = MODVM_SHADOW_BASE + (reg - 1) * 0x8000u + (hi ? MODVM_SHADOW_SEGMENT : 0);
+        *size = MODVM_SHADOW_SEGMENT;
+    }
+}
+
+/* The PAM register value that describes the window as the core has it now (0 without a window). */
+static uint32_t i440fx_pam_from_window(struct i440fx_state *s, unsigned reg)
+{
+    uint32_t value = 0;
+    for (int hi = reg == 0; hi <= 1 && s->shadow; hi++) {
+        uint32_t base, size, mode;
+        i440fx_pam_field(reg, hi, &base, &size);
+        if (s->shadow->get(s->dev, base, &mode) == 0)
+            value |= mode << (hi ? 4 : 0);
+    }
+    return value;
+}
+
+/* Applies PAM0-6 to the window (the core remaps only segments whose mode changed). */
+static void i440fx_pam_apply(struct i440fx_state *s)
+{
+    for (unsigned reg = 0; reg < I440FX_PAM_COUNT && s->shadow; reg++) {
+        uint32_t value = s->pci->config_get(s->dev, s->func, I440FX_PAM0 + reg, 1);
+        for (int hi = reg == 0; hi <= 1; hi++) {
+            uint32_t base, size;
+            i440fx_pam_field(reg, hi, &base, &size);
+            int rc = s->shadow->set(s->dev, base, size, (value >> (hi ? 4 : 0)) & 3u);
+            if (rc < 0 && rc != -ENODEV)
+                modvm_dev_log(s->dev, MODVM_LOG_ERROR, "PAM%u: cannot switch 0x%x-0x%x (error %d)", reg, base,
+                              base + size - 1, rc);
+        }
+    }
+}
+
+/* Puts PAM0-6 (as the core's window is after power-on or reset) and SMRAM (02h) and their masks. */
 static int i440fx_regs_init(struct i440fx_state *s)
 {
-    int rc = s->pci->config_init(s->dev, s->func, I440FX_PAM0, 1, 0, I440FX_PAM0_WMASK);
+    int rc = s->pci->config_init(s->dev, s->func, I440FX_PAM0, 1, i440fx_pam_from_window(s, 0), I440FX_PAM0_WMASK);
     for (unsigned i = 1; i < I440FX_PAM_COUNT && rc == 0; i++)
-        rc = s->pci->config_init(s->dev, s->func, I440FX_PAM0 + i, 1, 0, I440FX_PAM_WMASK);
+        rc = s->pci->config_init(s->dev, s->func, I440FX_PAM0 + i, 1, i440fx_pam_from_window(s, i),
+                                 I440FX_PAM_WMASK);
     if (rc == 0)
         rc = s->pci->config_init(s->dev, s->func, I440FX_SMRAM, 1, I440FX_SMRAM_C_BASE_SEG, I440FX_SMRAM_WMASK);
     return rc;
 }
 
-/* Config write callback (modvm_pci_config_write_fn) of 00.0, after the core stored the write: a
- * set D_LCK clears D_OPEN and freezes everything but D_CLS until reset. PAM needs nothing (see the
- * file comment). vCPU thread, our lock held. */
+/* Config write callback (modvm_pci_config_write_fn) of 00.0, after the core stored the write: PAM
+ * writes switch the window; a set D_LCK clears D_OPEN and freezes everything but D_CLS until reset.
+ * vCPU thread, our lock held. */
 static void i440fx_config_write(struct modvm_dev *dev, void *user, uint32_t offset, uint32_t value, unsigned size)
 {
     struct i440fx_state *s = user;
     (void)value;
+    if (offset < I440FX_PAM0 + I440FX_PAM_COUNT && offset + size > I440FX_PAM0)
+        i440fx_pam_apply(s);
     if (offset > I440FX_SMRAM || offset + size <= I440FX_SMRAM)
         return;
     uint32_t smram = s->pci->config_get(dev, s->func, I440FX_SMRAM, 1);
@@ -179,6 +248,7 @@ static int i440fx_construct(struct modvm_dev *dev)
     s->dev = dev;
     if (!(s->pci = modvm_pci_hlp(dev)))
         return modvm_dev_set_error(dev, -ENOSYS, "this modvm core provides no PCI bus (%s)", MODVM_IFACE_PCI);
+    s->shadow = modvm_shadow_hlp(dev);
     const struct modvm_pci_func func = {
         .version = MODVM_PCI_FUNC_VERSION,
         .vendor_id = I440FX_VENDOR_ID,
@@ -214,11 +284,13 @@ static void i440fx_destruct(struct modvm_dev *dev)
     s->confadd_pio = s->confdata_pio = NULL;
 }
 
-/* Devreg reset callback: CONFADD 0, PAM/SMRAM to power-on (the core resets the header). */
+/* Devreg reset callback: CONFADD and RC 0, PAM as the core reset the window, SMRAM to power-on (the core
+ * resets the header). */
 static void i440fx_reset(struct modvm_dev *dev)
 {
     struct i440fx_state *s = dev->data;
     s->confadd = 0;
+    s->rc = 0;
     if (s->func)
         (void)i440fx_regs_init(s);
 }
@@ -246,6 +318,6 @@ static int i440fx_register(const struct modvm_registrar *reg)
     return reg->register_device(reg, &i440fx_reg);
 }
 
-MODVM_PLUGIN(.name = "i440fx", .plugin_version = "1.0.0", .license = "MIT",
-             .description = "i440FX PCI host bridge (config mechanism #1, PAM/SMRAM registers)",
+MODVM_PLUGIN(.name = "i440fx", .plugin_version = "1.1.0", .license = "MIT",
+             .description = "i440FX PCI host bridge (config mechanism #1, PAM shadowing, SMRAM registers)",
              .register_types = i440fx_register);

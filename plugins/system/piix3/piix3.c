@@ -20,10 +20,11 @@
  * finds the same routing as the static ACPI _PRT describes, and a SeaBIOS boot changes nothing.
  *
  * Not here: the ELCR (4D0h/4D1h) belongs to KVM's in-kernel PIC; the other PIIX3 functions (IDE,
- * USB) and registers (reset control at CF9h, APIC base, XBCS, ...) are not modelled.
+ * USB) and registers (APIC base, XBCS, ...) are not modelled; the reset control register at CF9h is
+ * decoded by the i440fx plugin, which owns the ports CF8h-CFBh in modvm's port map.
  *
  * Threads and locks: config callbacks run on vCPU threads with this device's lock held (inside the
- * host bridge's, see pci.c). The router runs with our lock NOT held (pci.h), from any thread: it
+ * host bridge's, see pdm/pci-bus.c). The router runs with our lock NOT held (pci.h), from any thread: it
  * reads the routing registers from an atomic copy only. */
 #include <errno.h>
 #include <stdatomic.h>
