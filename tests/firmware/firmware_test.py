@@ -10,12 +10,17 @@ CASE is one of:
   vs-qemu       the boot sector's COM1 text and exit status equal QEMU's (-M pc, TCG, SeaBIOS)
   reboot        a boot sector that resets once (port 0x92): SeaBIOS runs its POST twice, as under QEMU
   bootorder     two disks: --boot disk boots the first; a fw-cfg bootorder naming slot 3 boots the second
+  optionrom     pci-testdev with romfile= (optionrom.bin): SeaBIOS runs the expansion ROM, whose line (with
+                the bus/devfn SeaBIOS passes in AX) comes before the boot sector's; the same under QEMU
+  optionrom-errors  a romfile that is missing, not a file, empty or too large: one clear line each
   cli-errors    the firmware-related command-line mistakes give one clear line each
 
 Environment (set by tests/firmware/meson.build):
   MODVM          the modvm executable
   BOOTSECT       the assembled boot sector (bootsect.bin, 1024 bytes)
   REBOOT         the assembled reset-once boot sector (reboot.bin, 512 bytes)
+  OPTIONROM      the test option ROM for pci-testdev (optionrom.bin, checksummed)
+  PCI_TESTDEV_DIR  where the test plugin pci-testdev is built (--plugin-path)
   FETCH_SEABIOS  fetch-seabios.sh (prints the SeaBIOS image to use)
   QEMU           the QEMU binary (default qemu-system-x86_64)
 
@@ -211,10 +216,12 @@ def case_vs_qemu():
         print("  " + line)
 
 
-def qemu_run(qemu, fw, disk):
-    """The boot sector under QEMU's pc machine with SeaBIOS `fw`, TCG, the disk on virtio."""
+def qemu_run(qemu, fw, disk, extra=()):
+    """The boot sector under QEMU's pc machine with SeaBIOS `fw`, TCG, the disk on virtio, and `extra`
+    options. -nographic makes QEMU tell SeaBIOS "no graphics" (fw_cfg), so SeaBIOS's serial console
+    mirrors INT 10h text to COM1 as under modvm, chained to the default VGA's BIOS."""
     return run([qemu, "-M", "pc", "-accel", "tcg", "-bios", fw, "-drive", "file=%s,format=raw,if=virtio" % disk,
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-nographic"])
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-nographic"] + list(extra))
 
 
 def case_reboot():
@@ -294,6 +301,82 @@ def case_cli_errors():
     print("ok: %d command lines refused with a clear message" % len(cases))
 
 
+OPTIONROM_LINE = re.compile(r"optionrom: hello from bus ([0-9a-f]{2}) devfn ([0-9a-f]{2})$")
+QEMU_TESTDEV_SLOT = 5
+
+
+def check_optionrom(status, out, err, what):
+    """The boot sector ran (status, lines) and, before its first line, the option ROM printed its line
+    exactly once; returns the (bus, devfn) it printed."""
+    check_bootsect(status, out, err, what)
+    lines = com1_lines(out)
+    found = [(i, OPTIONROM_LINE.match(l)) for i, l in enumerate(lines) if l.startswith("optionrom:")]
+    first_boot = next(i for i, l in enumerate(lines) if l.startswith("bootsect:"))
+    if len(found) != 1 or not found[0][1] or found[0][0] > first_boot:
+        fail("%s: expected one line 'optionrom: hello from bus BB devfn DD' before the boot sector's, got %r" %
+             (what, [lines[i] for i, _ in found]), ("COM1", out), ("stderr", err))
+    return int(found[0][1].group(1), 16), int(found[0][1].group(2), 16)
+
+
+def case_optionrom():
+    need_kvm()
+    fw = seabios_image()
+    qemu = os.environ.get("QEMU") or "qemu-system-x86_64"
+    rom = os.environ["OPTIONROM"]
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = make_disk(tmp)
+        status, out, err = run([os.environ["MODVM"], "run", "--firmware", fw, "--disk", disk + ",format=raw",
+                                "--device", "debug-exit", "--plugin-path", os.environ["PCI_TESTDEV_DIR"],
+                                "--device", "pci-testdev,romfile=" + rom])
+        bus, devfn = check_optionrom(status, out, err, "modvm pci-testdev,romfile=")
+        # the device takes the first free slot from 2 up (function 0); the disk takes another
+        if bus != 0 or devfn & 7 or devfn >> 3 < 2:
+            fail("modvm: the option ROM ran for bus %02x devfn %02x, not function 0 of a slot from 2 up on bus 0" %
+                 (bus, devfn), ("COM1", out))
+        if not shutil.which(qemu):
+            print("ok: modvm ran the option ROM for 00:%02x.0 (%s is not installed: no comparison)" %
+                  (devfn >> 3, qemu))
+            return
+        q_status, q_out, q_err = qemu_run(qemu, fw, disk, [
+            "-device", "pci-testdev,addr=%x.0,romfile=%s" % (QEMU_TESTDEV_SLOT, rom)])
+    q_bdf = check_optionrom(q_status, q_out, q_err, "qemu pci-testdev,romfile=")
+    if q_bdf != (0, QEMU_TESTDEV_SLOT << 3):
+        fail("qemu: the option ROM printed bus %02x devfn %02x for the device at 00:%02x.0" %
+             (q_bdf + (QEMU_TESTDEV_SLOT,)), ("qemu COM1", q_out))
+    print("ok: both ran the option ROM before the boot sector (modvm devfn %02x, QEMU devfn %02x), status %d" %
+          (devfn, q_bdf[1], status))
+
+
+def case_optionrom_errors():
+    need_kvm()
+    fw = seabios_image()
+    modvm = os.environ["MODVM"]
+    with tempfile.TemporaryDirectory() as tmp:
+        empty, large = os.path.join(tmp, "empty.rom"), os.path.join(tmp, "large.rom")
+        open(empty, "wb").close()
+        with open(large, "wb") as f:
+            f.truncate((16 << 20) + 1)
+        cases = [
+            (os.path.join(tmp, "missing.rom"), "cannot open it: No such file or directory"),
+            (tmp, "not a regular file"),
+            (empty, "0 bytes; an expansion ROM has 1 byte to 16 MiB"),
+            (large, "16777217 bytes; an expansion ROM has 1 byte to 16 MiB"),
+        ]
+        bad = []
+        for path, want in cases:
+            argv = [modvm, "run", "--firmware", fw, "--plugin-path", os.environ["PCI_TESTDEV_DIR"],
+                    "--device", "pci-testdev,romfile=" + path]
+            status, out, err = run(argv)
+            text = err.decode("utf-8", "replace")
+            want = "romfile '%s': %s" % (path, want)
+            if status != 1 or want not in text or len(text.strip().split("\n")) != 1:
+                bad.append("%s: want status 1 and one line with %r, got status %d:\n%s" % (" ".join(argv), want,
+                                                                                       status, text))
+        if bad:
+            fail("\n".join(bad))
+    print("ok: %d bad romfiles refused with a clear message" % len(cases))
+
+
 CASES = {
     "no-disk": case_no_disk,
     "bootsect": case_bootsect,
@@ -302,6 +385,8 @@ CASES = {
     "reboot": case_reboot,
     "bootorder": case_bootorder,
     "cli-errors": case_cli_errors,
+    "optionrom": case_optionrom,
+    "optionrom-errors": case_optionrom_errors,
 }
 
 if __name__ == "__main__":

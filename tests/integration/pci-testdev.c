@@ -14,12 +14,25 @@
  * model counts them all (the guest uses test 0 only). Accesses are byte-wide (wider ones are split
  * by the bus), as QEMU's implementation size 1.
  *
+ * Beyond QEMU's device, for the PCI core's 1.1 features (both off by default, so the device stays
+ * QEMU's look-alike):
+ *   romfile=PATH  the file (1 byte to 16 MiB) becomes the function's expansion ROM (rom_register),
+ *                 e.g. tests/firmware/optionrom.asm, which SeaBIOS runs.
+ *   msi=on        an MSI capability (1 vector, 64-bit address, per-vector mask) and INTA#, driven by a
+ *                 doorbell in BAR0: a byte write (any value) at offset F00h sends MSI vector 0 while
+ *                 the guest has MSI enabled, and otherwise raises INTx (status bit 3), which stays
+ *                 high until a byte write at offset F04h lowers it. Without msi=on both offsets are
+ *                 plain unused offsets, as in QEMU.
+ *
  * Loaded with --plugin-path <build>/tests/integration; never installed. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <modvm/pci.h>
 #include <modvm/pdm.h>
@@ -34,6 +47,9 @@
 #define TESTDEV_DATA_MATCH 0xfau
 #define TESTDEV_DATA_ANY 0xceu
 #define TESTDEV_WILDCARD 1u
+#define TESTDEV_DOORBELL 0xf00u  /* BAR0, msi=on: MSI vector 0, or INTx with MSI off */
+#define TESTDEV_INTX_ACK 0xf04u  /* BAR0, msi=on: INTx low */
+#define TESTDEV_ROM_MAX (16u << 20) /* the largest expansion ROM the PCI core takes */
 
 /* One test's header as the guest reads it. */
 struct testdev_test {
@@ -50,6 +66,7 @@ struct testdev_state {
     modvm_pci_handle func;
     struct testdev_test tests[TESTDEV_TESTS];
     int current; /* selected test, -1 for none */
+    bool msi;    /* msi=on: the MSI capability, INTA# and the doorbell */
 };
 
 /* Builds test i's header. */
@@ -115,11 +132,23 @@ static uint64_t testdev_mmio_read(struct modvm_dev *dev, void *user, uint64_t of
     return testdev_read(user, off);
 }
 
-/* MMIO write handler (BAR0). */
+/* The doorbell (msi=on): MSI vector 0 while the guest has MSI on, else INTx high. */
+static void testdev_ring(struct modvm_dev *dev, struct testdev_state *s)
+{
+    if (s->pci->msi_notify(dev, s->func, 0) == -ENOTCONN)
+        s->pci->intx_set(dev, s->func, MODVM_IRQ_HIGH);
+}
+
+/* MMIO write handler (BAR0): the doorbell registers with msi=on, else QEMU's protocol. */
 static void testdev_mmio_write(struct modvm_dev *dev, void *user, uint64_t off, uint64_t value, unsigned size)
 {
-    (void)dev;
-    testdev_write(user, false, off, value, size);
+    struct testdev_state *s = user;
+    if (s->msi && off == TESTDEV_DOORBELL)
+        testdev_ring(dev, s);
+    else if (s->msi && off == TESTDEV_INTX_ACK)
+        s->pci->intx_set(dev, s->func, MODVM_IRQ_LOW);
+    else
+        testdev_write(s, false, off, value, size);
 }
 
 /* Port read handler (BAR1). */
@@ -151,29 +180,70 @@ static const struct modvm_pio_ops testdev_pio_ops = {
     .out = testdev_pio_out,
 };
 
-/* Devreg construct callback: the function (first free slot) and its two BARs. */
+/* Hands the file `path` to the core as the function's expansion ROM. */
+static int testdev_load_rom(struct modvm_dev *dev, struct testdev_state *s, const char *path)
+{
+    if (!modvm_pci_hlp_since(s->pci, 1))
+        return modvm_dev_set_error(dev, -ENOTSUP, "romfile needs a core with PCI expansion ROMs (pci.h 1.1)");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return modvm_dev_set_error(dev, -errno, "romfile '%s': cannot open it: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        rc = modvm_dev_set_error(dev, -EINVAL, "romfile '%s': not a regular file", path);
+    else if (st.st_size < 1 || st.st_size > TESTDEV_ROM_MAX)
+        rc = modvm_dev_set_error(dev, -EFBIG, "romfile '%s': %lld bytes; an expansion ROM has 1 byte to 16 MiB",
+                                 path, (long long)st.st_size);
+    size_t len = rc == 0 ? (size_t)st.st_size : 0;
+    uint8_t *image = rc == 0 ? malloc(len) : NULL;
+    if (rc == 0 && !image)
+        rc = modvm_dev_set_error(dev, -ENOMEM, "romfile '%s': out of memory", path);
+    if (rc == 0 && fread(image, 1, len, f) != len)
+        rc = modvm_dev_set_error(dev, -EIO, "romfile '%s': cannot read its %zu bytes", path, len);
+    if (rc == 0 && (rc = s->pci->rom_register(dev, s->func, image, len)) != 0)
+        rc = modvm_dev_set_error(dev, rc, "romfile '%s': the PCI core refused it (error %d)", path, rc);
+    free(image);
+    fclose(f);
+    return rc;
+}
+
+/* Devreg construct callback: the function (first free slot), its two BARs and the options. */
 static int testdev_construct(struct modvm_dev *dev)
 {
     struct testdev_state *s = dev->data;
     s->current = -1;
     for (unsigned i = 0; i < TESTDEV_TESTS; i++)
         testdev_test_init(&s->tests[i], i);
+    const char *romfile = NULL;
+    int rc = modvm_dev_cfg_bool(dev, "msi", &s->msi);
+    if (rc == 0 && (rc = modvm_dev_cfg_string(dev, "romfile", &romfile)) == -ENOENT)
+        rc = 0; /* no ROM */
+    if (rc != 0)
+        return modvm_dev_set_error(dev, rc, "cannot read the options (error %d)", rc);
     if (!(s->pci = modvm_pci_hlp(dev)))
         return modvm_dev_set_error(dev, -ENOSYS, "no PCI bus in this core");
+    if (s->msi && !modvm_pci_hlp_since(s->pci, 1))
+        return modvm_dev_set_error(dev, -ENOTSUP, "msi=on needs a core with plain MSI (pci.h 1.1)");
     const struct modvm_pci_func func = {
         .version = MODVM_PCI_FUNC_VERSION,
         .vendor_id = 0x1b36,
         .device_id = 0x0005,
         .class_code = 0x00,
         .subclass = 0xff,
+        .interrupt_pin = s->msi ? 1 : 0, /* INTA#, the doorbell's fallback */
         .devfn = -1,
     };
-    int rc = s->pci->func_register(dev, &func, s, &s->func);
+    rc = s->pci->func_register(dev, &func, s, &s->func);
     if (rc == 0)
         rc = s->pci->bar_register(dev, s->func, 0, MODVM_PCI_BAR_MEM32, TESTDEV_MEM_SIZE, NULL, &testdev_mmio_ops, s);
     if (rc == 0)
         rc = s->pci->bar_register(dev, s->func, 1, MODVM_PCI_BAR_IO, TESTDEV_IO_SIZE, &testdev_pio_ops, NULL, s);
-    return rc == 0 ? 0 : modvm_dev_set_error(dev, rc, "cannot set up the PCI function (error %d)", rc);
+    if (rc == 0 && s->msi)
+        rc = s->pci->msi_init(dev, s->func, 1, MODVM_PCI_MSI_64BIT | MODVM_PCI_MSI_MASKABLE);
+    if (rc != 0)
+        return modvm_dev_set_error(dev, rc, "cannot set up the PCI function (error %d)", rc);
+    return romfile ? testdev_load_rom(dev, s, romfile) : 0;
 }
 
 /* Devreg reset callback: no test selected. */
@@ -183,6 +253,14 @@ static void testdev_reset(struct modvm_dev *dev)
     s->current = -1;
 }
 
+static const struct modvm_cfg_option testdev_options[] = {
+    {.name = "romfile", .type = MODVM_CFG_STRING, .default_value = NULL,
+     .help = "a file (1 byte to 16 MiB) served as the function's expansion ROM"},
+    {.name = "msi", .type = MODVM_CFG_BOOL, .default_value = "off",
+     .help = "an MSI capability (1 vector, 64-bit, maskable), INTA# and the doorbell at BAR0+F00h (ack F04h)"},
+    {.name = NULL},
+};
+
 static const struct modvm_devreg testdev_reg = {
     .version = MODVM_DEVREG_VERSION,
     .name = "pci-testdev",
@@ -190,6 +268,7 @@ static const struct modvm_devreg testdev_reg = {
     .family = MODVM_DEV_FAMILY_MISC,
     .max_instances = 0,
     .instance_size = sizeof(struct testdev_state),
+    .options = testdev_options,
     .construct = testdev_construct,
     .reset = testdev_reset,
     .version_end = MODVM_DEVREG_VERSION,

@@ -5,7 +5,8 @@
  * pci-testdev in slot 2, whose lines must contain modvm's in the same order (QEMU's PC also has the
  * PIIX IDE and PM functions at 00:01.1 and 00:01.3, which modvm does not model). Also the pam guest
  * (tests/guest/pam.asm): the i440fx's PAM registers switching the 0xC0000-0xFFFFF shadow window, and
- * cf9-reset (tests/guest/cf9-reset.asm): the reset control register at port 0xCF9.
+ * cf9-reset (tests/guest/cf9-reset.asm): the reset control register at port 0xCF9; and the msi guest
+ * (tests/guest/msi.asm): plain MSI from pci-testdev,msi=on to the local APIC, masking, INTx fallback.
  *
  * Environment (set by meson): MODVM, GUEST_DIR, GUEST_RUNNER, PCI_TESTDEV_DIR (where the test plugin
  * is built). Needs /dev/kvm (skips without). */
@@ -205,6 +206,25 @@ static void test_cf9_reset(void **state)
     assert_true(ok);
 }
 
+/* Plain MSI (tests/guest/msi.asm) with pci-testdev,msi=on: a doorbell in BAR0 delivers vector 0x40 to
+ * the BSP, a masked vector only sets its pending bit and arrives on unmask, and with MSI off the
+ * doorbell raises INTx (status bit 3) instead. modvm only: QEMU's pci-testdev has no MSI capability
+ * and no doorbell. */
+static void test_msi(void **state)
+{
+    (void)state;
+    ITEST_REQUIRE_KVM();
+    const char *dir = getenv("PCI_TESTDEV_DIR");
+    assert_non_null(dir);
+    const char *const extra[] = {"--plugin-path", dir, "--device", "i440fx", "--device", "piix3",
+                                 "--device", "pci-testdev,msi=on", NULL};
+    static const char *const lines[] = {"msi: delivered vector 0x40", "msi: masked vector pending, delivered on unmask",
+                                        "msi: off falls back to intx", NULL};
+    struct proc_result r = run_guest("msi", extra);
+    check_run("modvm msi", &r, 2 * 0x15 + 1, lines);
+    proc_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_with_testdev),
         cmocka_unit_test(test_pam_shadow),
         cmocka_unit_test(test_cf9_reset),
+        cmocka_unit_test(test_msi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
