@@ -20,7 +20,7 @@
 ; prints "acpi-boot: FAILED at step X" and ends the VM through the isa-debug-exit port 0xF4 with a
 ; non-zero status. Identical lines under QEMU (whose tables differ) show the checks are the OS's.
 ;
-; Build: nasm -f bin -o acpi-boot.bin acpi-boot.asm  (2048 bytes; the test pads the image to 1 MiB)
+; Build: nasm -f bin -I tests/firmware/ -o acpi-boot.bin acpi-boot.asm  (2048 bytes; the test pads the image to 1 MiB)
 
         bits 16
         org 0x7c00
@@ -66,26 +66,7 @@ fail:   mov [code], al
         hlt
         jmp .halt
 
-; Waits until the BIOS tick counter (0040:006C, 18.2 Hz) has advanced three times: SeaBIOS's serial
-; console flushes from the timer interrupt.
-settle: sti
-        mov bx, [0x46c]
-.wait:  hlt
-        mov ax, [0x46c]
-        sub ax, bx
-        cmp ax, 3
-        jb .wait
-        ret
-
-; Prints the NUL-terminated string at DS:SI through INT 10h teletype output.
-print:  lodsb
-        test al, al
-        jz .ret
-        mov ah, 0x0e
-        mov bx, 0x0007
-        int 0x10
-        jmp print
-.ret:   ret
+%include "bios16.inc"
 
 dap:    db 0x10, 0
         dw MORE_SECTORS

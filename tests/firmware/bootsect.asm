@@ -11,7 +11,7 @@
 ; and flushes it from the timer interrupt, so text printed just before the exit would be lost.
 ; Sector 1 holds the NUL-terminated message.
 ;
-; Build: nasm -f bin -o bootsect.bin bootsect.asm  (1024 bytes; the test pads the image to 1 MiB)
+; Build: nasm -f bin -I tests/firmware/ -o bootsect.bin bootsect.asm  (1024 bytes; the test pads the image to 1 MiB)
 
         bits 16
         org 0x7c00
@@ -106,25 +106,7 @@ check_bios_ro:
 .report:
         jmp print
 
-; Waits until the BIOS tick counter (0040:006C, 18.2 Hz) has advanced three times.
-settle: sti
-        mov bx, [0x46c]
-.wait:  hlt
-        mov ax, [0x46c]
-        sub ax, bx
-        cmp ax, 3
-        jb .wait
-        ret
-
-; Prints the NUL-terminated string at DS:SI through INT 10h teletype output.
-print:  lodsb
-        test al, al
-        jz .ret
-        mov ah, 0x0e
-        mov bx, 0x0007          ; page 0, light grey
-        int 0x10
-        jmp print
-.ret:   ret
+%include "bios16.inc"
 
 ; The disk address packet for AH=42h: 1 sector at LBA 1 to 0000:7E00.
 dap:    db 0x10, 0

@@ -7,7 +7,7 @@
 ; isa-debug-exit port 0xF4 with status (0x22 << 1) | 1 = 69. Like bootsect.asm it waits three timer
 ; ticks before a reset or exit so SeaBIOS's serial console flushes its buffer.
 ;
-; Build: nasm -f bin -o reboot.bin reboot.asm  (512 bytes)
+; Build: nasm -f bin -I tests/firmware/ -o reboot.bin reboot.asm  (512 bytes)
 
         bits 16
         org 0x7c00
@@ -62,25 +62,7 @@ second:
         hlt
         jmp .halt
 
-; Waits until the BIOS tick counter (0040:006C, 18.2 Hz) has advanced three times.
-settle: sti
-        mov bx, [0x46c]
-.tick:  hlt
-        mov ax, [0x46c]
-        sub ax, bx
-        cmp ax, 3
-        jb .tick
-        ret
-
-; Prints the NUL-terminated string at DS:SI through INT 10h teletype output.
-print:  lodsb
-        test al, al
-        jz .ret
-        mov ah, 0x0e
-        mov bx, 0x0007
-        int 0x10
-        jmp print
-.ret:   ret
+%include "bios16.inc"
 
 msg_first:  db "reboot: first boot, resetting through port 0x92", 13, 10, 0
 msg_second: db "reboot: second boot after the reset", 13, 10, 0
